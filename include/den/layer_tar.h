@@ -1,0 +1,69 @@
+// Layer tarballs: safe extraction into a layer directory (with OCI whiteouts
+// translated for overlay), decompression, and creating tar streams from a
+// directory. libarchive does the tar and compression work; den adds the path
+// safety policy and whiteout translation, which no library does for us.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace den {
+
+enum class Compression { None, Gzip, Zstd, Bzip2, Xz };
+
+// Sniffs magic bytes at the start of a blob.
+Compression detect_compression(const void* data, size_t n);
+Compression detect_compression_of_file(const std::string& path);
+std::string_view compression_name(Compression c);  // "none", "gzip", "zstd", ...
+
+// OCI whiteout classification of one tar entry path (already sanitized).
+enum class WhiteoutKind { None, Whiteout, Opaque };
+struct WhiteoutInfo {
+  WhiteoutKind kind = WhiteoutKind::None;
+  // For Whiteout: the path of the hidden entry ("a/b/.wh.c" -> "a/b/c").
+  // For Opaque: the directory made opaque ("a/b/.wh..wh..opq" -> "a/b", "" for the root).
+  std::string target;
+};
+WhiteoutInfo classify_whiteout(std::string_view path);
+
+// Normalizes a tar entry path to a clean relative path ("./a//b/" -> "a/b",
+// "/etc/x" -> "etc/x", as tar and docker strip leading slashes). Returns
+// nullopt when the path is unsafe: any ".." component or a NUL byte.
+// "", "." and "./" denote the layer root and return "".
+std::optional<std::string> sanitize_entry_path(std::string_view path);
+
+struct ExtractOptions {
+  // Rootless: device nodes (other than whiteouts) are skipped with a warning,
+  // and ownership is applied as-is (we run as root inside the user namespace).
+  bool rootless = true;
+  // Called with one line per skipped entry (device nodes in rootless mode).
+  std::function<void(const std::string&)> warn;
+};
+
+struct ExtractResult {
+  std::string diff_id;        // "sha256:..." of the uncompressed tar stream
+  uint64_t uncompressed_size = 0;
+  uint64_t entries = 0;
+};
+
+// Extracts the (possibly gzip/zstd-compressed) tar at blob_path into dest
+// (an existing empty directory). Keeps owners, modes (setuid too), times,
+// xattrs, hard links, sparse files. Refuses entries with ".." components and
+// entries or link targets that would resolve outside dest through symlinks.
+// OCI whiteouts become overlay whiteouts: ".wh.NAME" -> character device 0/0
+// NAME; ".wh..wh..opq" -> xattrs user.overlay.opaque=y and
+// user.fuseoverlayfs.opaque=y on the directory. Throws den::Error
+// (Errc::Invalid for bad archives, naming the offending entry).
+ExtractResult extract_layer(const std::string& blob_path, const std::string& dest, const ExtractOptions& opts);
+
+// Streams the uncompressed tar of a (possibly compressed) blob to out_fd and
+// returns its diff_id. Used to write docker-archive layer.tar files.
+ExtractResult decompress_to_fd(const std::string& blob_path, int out_fd);
+
+// Computes the diff_id of a possibly compressed blob without extracting.
+ExtractResult compute_diff_id(const std::string& blob_path);
+
+}  // namespace den
