@@ -1,1 +1,105 @@
-// stub
+#include <unistd.h>
+
+#include <ctime>
+
+#include "cli.h"
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/strings.h"
+#include "den/template.h"
+
+namespace den::cli {
+
+void out(std::string_view s) { write_all(STDOUT_FILENO, s, "write to standard output"); }
+
+bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
+
+std::string tabwrite(const std::vector<std::string>& lines) {
+  std::vector<std::vector<std::string>> rows;
+  std::vector<size_t> widths;
+  for (const auto& l : lines) {
+    rows.push_back(split(l, '\t'));
+    const auto& r = rows.back();
+    // Only cells followed by a tab take part in alignment (as in tabwriter).
+    for (size_t c = 0; c + 1 < r.size(); c++) {
+      if (widths.size() <= c) widths.resize(c + 1, 0);
+      widths[c] = std::max(widths[c], r[c].size());
+    }
+  }
+  std::string outs;
+  for (const auto& r : rows) {
+    std::string line;
+    for (size_t c = 0; c < r.size(); c++) {
+      line += r[c];
+      if (c + 1 < r.size()) line.append(std::max<size_t>(widths[c] + 3, 10) - r[c].size(), ' ');
+    }
+    outs += line + "\n";
+  }
+  return outs;
+}
+
+namespace {
+std::string unescape_format(std::string f) {
+  std::string outs;
+  for (size_t i = 0; i < f.size(); i++) {
+    if (f[i] == '\\' && i + 1 < f.size() && (f[i + 1] == 't' || f[i + 1] == 'n')) {
+      outs += f[i + 1] == 't' ? '\t' : '\n';
+      i++;
+    } else {
+      outs += f[i];
+    }
+  }
+  return outs;
+}
+}  // namespace
+
+void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows) {
+  if (format == "json") {
+    std::string s;
+    for (const auto& r : rows) s += r.dump() + "\n";
+    out(s);
+    return;
+  }
+  bool table = format.rfind("table", 0) == 0;
+  std::string body = unescape_format(trim(table ? format.substr(5) : format));
+  if (table && body.empty()) body = "{{json .}}";
+  Template t = Template::parse(body);
+  if (!table) {
+    std::string s;
+    for (const auto& r : rows) s += t.execute(r) + "\n";
+    out(s);
+    return;
+  }
+  std::vector<std::string> lines;
+  std::string h = t.execute(header);
+  // A header made only of <no value> fields (unknown names) is left out.
+  lines.push_back(h);
+  for (const auto& r : rows) {
+    for (const auto& l : split(t.execute(r), '\n')) lines.push_back(l);
+  }
+  out(tabwrite(lines));
+}
+
+void print_inspect(const std::string& format, const std::vector<Json>& items) {
+  if (format.empty() || format == "json") {
+    Json arr = Json::array();
+    for (const auto& i : items) arr.push_back(i);
+    out(arr.dump(4) + "\n");
+    return;
+  }
+  Template t = Template::parse(unescape_format(format));
+  std::string s;
+  for (const auto& i : items) s += t.execute(i) + "\n";
+  out(s);
+}
+
+std::string go_time_string(int64_t unix_nanos) {
+  time_t secs = static_cast<time_t>(unix_nanos / 1000000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+  return buf;
+}
+
+}  // namespace den::cli

@@ -1,1 +1,212 @@
-// stub
+#include "den/userns.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <shadow/subid.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/log.h"
+#include "den/strings.h"
+
+namespace den {
+
+namespace {
+
+std::vector<IdMap> ranges_for(const Config& cfg, bool gid) {
+  const char* file = gid ? "/etc/subgid" : "/etc/subuid";
+  const char* flag = gid ? "--add-subgids" : "--add-subuids";
+  struct subid_range* ranges = nullptr;
+  int n = gid ? subid_get_gid_ranges(cfg.user_name.c_str(), &ranges)
+              : subid_get_uid_ranges(cfg.user_name.c_str(), &ranges);
+  std::vector<IdMap> maps;
+  maps.push_back({0, gid ? static_cast<uint32_t>(cfg.gid) : static_cast<uint32_t>(cfg.uid), 1});
+  uint64_t total = 0;
+  uint32_t next = 1;
+  for (int i = 0; i < n; i++) {
+    if (ranges[i].count == 0) continue;
+    maps.push_back({next, static_cast<uint32_t>(ranges[i].start), static_cast<uint32_t>(ranges[i].count)});
+    next += static_cast<uint32_t>(ranges[i].count);
+    total += ranges[i].count;
+  }
+  std::free(ranges);
+  if (total == 0)
+    throw Error(fmt::format("no subordinate {} range for user \"{}\" in {}: as root, run 'usermod {} 100000-165535 {}' "
+                            "(any free range of 65536 ids)",
+                            gid ? "gid" : "uid", cfg.user_name, file, flag, cfg.user_name));
+  if (total < kMinSubordinateIds - 1)
+    throw Error(fmt::format("the subordinate {} range of user \"{}\" in {} has {} ids, den needs {}: as root, run "
+                            "'usermod {} 100000-165535 {}' (any free range of 65536 ids)",
+                            gid ? "gid" : "uid", cfg.user_name, file, total, kMinSubordinateIds, flag, cfg.user_name));
+  return maps;
+}
+
+}  // namespace
+
+IdMappings rootless_id_mappings(const Config& cfg) {
+  if (cfg.user_name.empty())
+    throw Error(fmt::format("uid {} has no entry in /etc/passwd: den needs a user name to find its subordinate ids",
+                            cfg.uid));
+  return IdMappings{ranges_for(cfg, false), ranges_for(cfg, true)};
+}
+
+std::vector<std::string> idmap_args(const std::vector<IdMap>& maps) {
+  std::vector<std::string> out;
+  for (const auto& m : maps) {
+    out.push_back(std::to_string(m.container_id));
+    out.push_back(std::to_string(m.host_id));
+    out.push_back(std::to_string(m.size));
+  }
+  return out;
+}
+
+std::string find_idmap_helper(const char* name) {
+  std::string found;
+  std::string path = std::getenv("PATH") ? std::getenv("PATH") : "/usr/bin:/bin";
+  for (const auto& dir : split(path + ":/usr/bin:/bin:/usr/sbin", ':')) {
+    if (dir.empty()) continue;
+    std::string p = dir + "/" + name;
+    if (::access(p.c_str(), X_OK) == 0) {
+      found = p;
+      break;
+    }
+  }
+  if (found.empty())
+    throw Error(fmt::format("{} not found: as root, install it with 'apt-get install uidmap' (or your "
+                            "distribution's shadow-utils)",
+                            name));
+  struct stat st;
+  if (::stat(found.c_str(), &st) != 0) throw sys_error("stat " + found);
+  bool setuid_root = (st.st_mode & S_ISUID) && st.st_uid == 0;
+  bool has_caps = ::getxattr(found.c_str(), "security.capability", nullptr, 0) > 0;
+  if (!setuid_root && !has_caps)
+    throw Error(fmt::format("{} has neither the setuid bit nor a file capability, so it cannot map ids: as root, run "
+                            "'chmod u+s {}' (or 'setcap cap_set{}id+ep {}'), or reinstall the uidmap package",
+                            found, found, name[3] == 'u' ? 'u' : 'g', found));
+  return found;
+}
+
+namespace {
+
+// Runs helper with args, capturing stderr; throws with it on failure.
+void run_helper(const std::string& helper, const std::vector<std::string>& args) {
+  int errpipe[2];
+  if (::pipe2(errpipe, O_CLOEXEC) != 0) throw sys_error("pipe");
+  std::vector<const char*> argv;
+  argv.push_back(helper.c_str());
+  for (const auto& a : args) argv.push_back(a.c_str());
+  argv.push_back(nullptr);
+  pid_t pid = ::fork();
+  if (pid < 0) throw sys_error("fork");
+  if (pid == 0) {
+    ::dup2(errpipe[1], STDERR_FILENO);
+    ::execv(helper.c_str(), const_cast<char* const*>(argv.data()));
+    ::_exit(127);
+  }
+  ::close(errpipe[1]);
+  std::string err;
+  char buf[1024];
+  ssize_t n;
+  while ((n = ::read(errpipe[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) err.append(buf, static_cast<size_t>(n));
+  ::close(errpipe[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw Error(fmt::format("{} {} failed: {} (check /etc/subuid and /etc/subgid)", helper, join(args, " "),
+                            trim(err).empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : trim(err)));
+}
+
+}  // namespace
+
+void write_id_maps(pid_t pid, const IdMappings& m) {
+  std::string newuidmap = find_idmap_helper("newuidmap");
+  std::string newgidmap = find_idmap_helper("newgidmap");
+  std::vector<std::string> uargs{std::to_string(pid)}, gargs{std::to_string(pid)};
+  for (auto& a : idmap_args(m.uids)) uargs.push_back(a);
+  for (auto& a : idmap_args(m.gids)) gargs.push_back(a);
+  run_helper(newuidmap, uargs);
+  run_helper(newgidmap, gargs);
+}
+
+bool in_user_namespace() {
+  // The initial user namespace maps the full 32-bit range from 0.
+  auto text = read_file_if_exists("/proc/self/uid_map");
+  if (!text) return false;
+  unsigned long a = 0, b = 0, c = 0;
+  if (std::sscanf(text->c_str(), "%lu %lu %lu", &a, &b, &c) != 3) return true;
+  return !(a == 0 && b == 0 && c == 4294967295UL);
+}
+
+void enter_userns(const Config& cfg) {
+  if (!cfg.rootless) return;
+  if (::geteuid() == 0 && in_user_namespace()) return;  // e.g. inside `den unshare`
+  log::Phase phase("userns: enter");
+  IdMappings maps = rootless_id_mappings(cfg);
+  std::string newuidmap = find_idmap_helper("newuidmap");
+  std::string newgidmap = find_idmap_helper("newgidmap");
+
+  // The helper must stay in the initial namespace, so it is forked before we
+  // unshare; it waits until we have, then maps us from outside.
+  int go[2], result[2];
+  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(result, O_CLOEXEC) != 0) throw sys_error("pipe");
+  pid_t self = ::getpid();
+  pid_t helper = ::fork();
+  if (helper < 0) throw sys_error("fork");
+  if (helper == 0) {
+    ::close(go[1]);
+    ::close(result[0]);
+    char c;
+    if (::read(go[0], &c, 1) != 1) ::_exit(1);
+    std::string msg;
+    try {
+      write_id_maps(self, maps);
+    } catch (const Error& e) {
+      msg = e.what();
+    }
+    if (!msg.empty()) {
+      ssize_t n = ::write(result[1], msg.data(), msg.size());
+      (void)n;
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  ::close(go[0]);
+  ::close(result[1]);
+  int unshare_err = 0;
+  if (::unshare(CLONE_NEWUSER) != 0) unshare_err = errno;
+  char c = unshare_err ? 'x' : 'g';
+  if (unshare_err == 0) {
+    ssize_t n = ::write(go[1], &c, 1);
+    (void)n;
+  }
+  ::close(go[1]);
+  std::string msg;
+  char buf[1024];
+  ssize_t n;
+  while ((n = ::read(result[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) msg.append(buf, static_cast<size_t>(n));
+  ::close(result[0]);
+  int status = 0;
+  while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (unshare_err)
+    throw sys_error("cannot create a user namespace (check that the sysctls user.max_user_namespaces > 0 and, on "
+                    "Debian kernels, kernel.unprivileged_userns_clone = 1)",
+                    unshare_err);
+  if (!msg.empty() || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    throw Error(msg.empty() ? "mapping ids for den's user namespace failed" : msg);
+  if (::setresgid(0, 0, 0) != 0) throw sys_error("setresgid(0) in den's user namespace");
+  if (::setresuid(0, 0, 0) != 0) throw sys_error("setresuid(0) in den's user namespace");
+}
+
+}  // namespace den

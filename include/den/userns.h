@@ -1,0 +1,56 @@
+// den's user namespace (rootless mode). The calling user becomes root inside;
+// its whole subordinate range (from libsubid, i.e. /etc/subuid, /etc/subgid or
+// whatever NSS module shadow is configured with) follows as ids 1..N. The maps
+// are written by the setuid helpers newuidmap/newgidmap, as podman does.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "den/config.h"
+
+namespace den {
+
+struct IdMap {
+  uint32_t container_id = 0;
+  uint32_t host_id = 0;
+  uint32_t size = 0;
+};
+
+struct IdMappings {
+  std::vector<IdMap> uids;
+  std::vector<IdMap> gids;
+};
+
+// Minimum subordinate ids den asks for: a full 16-bit range, so image files
+// owned by nobody (65534) are representable.
+inline constexpr uint32_t kMinSubordinateIds = 65536;
+
+// 0 -> the user's uid/gid, 1.. -> the subordinate ranges in order. Throws one
+// clear error naming the file and the command to fix it when the user has no
+// range or too small a one.
+IdMappings rootless_id_mappings(const Config& cfg);
+
+// "0 1000 1 1 100000 65536": the argument list newuidmap expects after the pid.
+std::vector<std::string> idmap_args(const std::vector<IdMap>& maps);
+
+// Absolute path of newuidmap/newgidmap; throws with the fix (install uidmap,
+// restore its setuid bit or file capability) when unusable.
+std::string find_idmap_helper(const char* name);
+
+// Writes the maps of process `pid` (which must have unshared a user namespace)
+// with newuidmap/newgidmap. Throws with the helper's own message on failure.
+void write_id_maps(pid_t pid, const IdMappings& m);
+
+// Rootless: moves this process (must be single-threaded) into a new user
+// namespace mapped with rootless_id_mappings and becomes root in it. Real root
+// or already inside den's namespace: nothing to do.
+void enter_userns(const Config& cfg);
+
+// True when this process is in a user namespace other than the initial one.
+bool in_user_namespace();
+
+}  // namespace den

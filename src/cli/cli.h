@@ -1,0 +1,125 @@
+// The command table and its docker-style argument parser (pflag semantics:
+// combined short flags "-itd", "-p8080", "--flag=value", repeated flags,
+// "--bool=false", "--" and, for commands like run/exec/unshare, everything
+// after the first positional argument left untouched for the container).
+// Hand written rather than CLI11: pflag's rules and docker's help layout are
+// what scripts and users expect, and they are simpler to match directly.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "den/config.h"
+#include "den/store.h"
+
+namespace den::cli {
+
+enum class OptKind { Bool, Value, List };
+
+struct Option {
+  std::string name;        // long name without dashes: "all"
+  char short_name = 0;     // 'a'
+  OptKind kind = OptKind::Bool;
+  std::string value_type;  // shown in help: "string", "filter", "list"
+  std::string help;
+  std::string default_text;  // shown in help as (default ...)
+  bool hidden = false;
+};
+
+struct Args {
+  std::map<std::string, std::vector<std::string>> values;
+  std::vector<std::string> positional;
+
+  bool has(const std::string& name) const { return values.count(name) > 0; }
+  bool flag(const std::string& name) const;
+  std::string value(const std::string& name, const std::string& def = "") const;
+  std::vector<std::string> list(const std::string& name) const;
+};
+
+struct GlobalOptions {
+  ConfigOverrides overrides;
+  std::string log_level;
+};
+
+class Context {
+ public:
+  std::string prog = "den";  // "docker" when invoked through a docker symlink
+  GlobalOptions global;
+
+  const Config& config();
+  Store& store();
+  // Rootless: enter den's user namespace (must happen before any thread).
+  void enter_userns();
+
+ private:
+  std::optional<Config> config_;
+  std::unique_ptr<Store> store_;
+};
+
+struct Command {
+  // Every spelling: {"images"}, {"image", "ls"}, {"image", "list"}.
+  std::vector<std::vector<std::string>> paths;
+  std::string usage;    // after the command path: "[OPTIONS] [REPOSITORY[:TAG]]"
+  std::string summary;  // one line
+  std::string example;
+  std::vector<Option> options;
+  bool stop_at_positional = false;
+  int min_args = 0;
+  int max_args = -1;  // -1: any
+  std::function<int(Context&, const Args&)> run;
+};
+
+// Management command groups shown in help ("image", "container", "system").
+struct Group {
+  std::string name;
+  std::string summary;
+};
+
+// Registered by each command family file.
+void register_system_commands(std::vector<Command>& table);
+void register_image_commands(std::vector<Command>& table);
+void register_transfer_commands(std::vector<Command>& table);
+
+const std::vector<Command>& command_table();
+const std::vector<Group>& groups();
+
+// Parses argv[first..] for `cmd` (its options plus the global ones).
+// Throws den::Error(Errc::Invalid) with docker's wording.
+Args parse_args(const Command& cmd, const std::vector<std::string>& argv, size_t first, const std::string& cmd_name,
+                const std::string& prog);
+// The global options, accepted before the command and by every command.
+const std::vector<Option>& global_options();
+
+std::string command_help(const Command& cmd, const std::string& name, const std::string& prog);
+std::string main_help(const std::string& prog);
+std::string group_help(const std::string& group, const std::string& prog);
+
+// ---- output helpers (output.cpp) -------------------------------------------
+
+// Aligns tab-separated cells like Go's tabwriter with docker's settings
+// (minwidth 10, padding 3).
+std::string tabwrite(const std::vector<std::string>& lines);
+
+// docker's --format handling for list commands: "table ..." with headers,
+// "json" (one JSON object per line), or a Go template per row. `headers`
+// maps field names to column titles.
+void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows);
+
+// For inspect-like commands: a JSON array (4-space indented, like docker), or
+// the template applied to each item.
+void print_inspect(const std::string& format, const std::vector<Json>& items);
+
+// Writes to stdout, throwing on EPIPE-free errors.
+void out(std::string_view s);
+
+// "2024-05-01 10:20:30 +0000 UTC", as Go prints a time.Time.
+std::string go_time_string(int64_t unix_nanos);
+
+// Fails unless stdout is not a terminal ("cowardly refusing ...").
+bool stdout_is_terminal();
+
+}  // namespace den::cli
