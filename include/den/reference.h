@@ -41,6 +41,10 @@ Reference parse_reference(std::string_view s);
 std::optional<Reference> try_parse_reference(std::string_view s);
 // parse_reference(s).with_default_tag().
 Reference parse_named_tagged(std::string_view s);
+// docker's ParseDockerRef, the form pull and run resolve: a reference with
+// both a tag and a digest keeps only the digest; one with neither gets
+// "latest".
+Reference parse_docker_ref(std::string_view s);
 // True when the user wrote no registry ("busybox", "tz/bb"), i.e. the domain
 // was filled in by normalization. Used for short-name resolution.
 bool is_short_name(std::string_view s);

@@ -94,6 +94,8 @@ Args parse_args(const Command& cmd, const std::vector<std::string>& argv, size_t
 // The global options, accepted before the command and by every command.
 const std::vector<Option>& global_options();
 
+// The "Options:" block of a help page.
+std::string options_help(const std::vector<Option>& opts);
 std::string command_help(const Command& cmd, const std::string& name, const std::string& prog);
 std::string main_help(const std::string& prog);
 std::string group_help(const std::string& group, const std::string& prog);

@@ -127,7 +127,9 @@ Store::Staging Store::staging(std::string_view what) {
   return Staging(path, std::move(lock));
 }
 
-FileLock Store::hold_off_gc() { return FileLock::acquire(root_ + "/gc.lock", FileLock::Mode::Shared); }
+FileLock Store::hold_off_gc() {
+  prepare_for_write();
+  return FileLock::acquire(root_ + "/gc.lock", FileLock::Mode::Shared); }
 
 bool Store::has_blob(const std::string& digest) const { return path_exists(blob_path(digest)); }
 
