@@ -71,6 +71,7 @@ struct Command {
   int min_args = 0;
   int max_args = -1;  // -1: any
   std::function<int(Context&, const Args&)> run;
+  bool hidden = false;  // not listed in help (internal commands)
 };
 
 // Management command groups shown in help ("image", "container", "system").
@@ -99,6 +100,9 @@ std::string options_help(const std::vector<Option>& opts);
 std::string command_help(const Command& cmd, const std::string& name, const std::string& prog);
 std::string main_help(const std::string& prog);
 std::string group_help(const std::string& group, const std::string& prog);
+// roff man pages: den(1) and one per command (den-image-ls.1 ...), keyed by
+// file name. man/ in the source tree holds their current output.
+std::vector<std::pair<std::string, std::string>> man_pages();
 
 // ---- output helpers (output.cpp) -------------------------------------------
 

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "den/error.h"
+#include "den/fs.h"
 #include "den/host_info.h"
 #include "den/image_archive.h"
 #include "den/log.h"
@@ -196,6 +197,12 @@ int cmd_unshare(Context& ctx, const Args& a) {
       .with_exit_code(e == ENOENT ? kExitNotFound : kExitCannotInvoke);
 }
 
+// Writes den's man pages into a directory (used to refresh man/).
+int cmd_generate_man(Context&, const Args& a) {
+  for (const auto& [file, text] : man_pages()) write_file_atomic(a.positional[0] + "/" + file, text);
+  return 0;
+}
+
 }  // namespace
 
 void register_system_commands(std::vector<Command>& t) {
@@ -217,6 +224,9 @@ void register_system_commands(std::vector<Command>& t) {
                "den unshare id -u\nden unshare ls -ln ~/.local/share/den/layers",
                {},
                true, 0, -1, cmd_unshare});
+  Command man{{{"generate-man-pages"}}, "DIR", "Write den's man pages into DIR", "", {}, false, 1, 1, cmd_generate_man};
+  man.hidden = true;
+  t.push_back(man);
 }
 
 }  // namespace den::cli

@@ -18,7 +18,7 @@ std::string main_help(const std::string& prog) {
   std::vector<std::pair<std::string, std::string>> cmds;
   for (const auto& c : command_table())
     for (const auto& p : c.paths)
-      if (p.size() == 1) cmds.emplace_back(p[0], c.summary);
+      if (p.size() == 1 && !c.hidden) cmds.emplace_back(p[0], c.summary);
   std::sort(cmds.begin(), cmds.end());
   for (const auto& [n, s] : cmds) out += fmt::format("  {:<12}{}\n", n, s);
   out += "\nGlobal Options:\n" + options_help(global_options());
@@ -42,6 +42,92 @@ std::string group_help(const std::string& group, const std::string& prog) {
   for (const auto& [n, s] : cmds) out += fmt::format("  {:<12}{}\n", n, s);
   out += fmt::format("\nRun '{} {} COMMAND --help' for more information on a command.\n", prog, group);
   return out;
+}
+
+namespace {
+
+std::string roff_escape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '\\') out += "\\e";
+    else if (c == '-') out += "\\-";
+    else out += c;
+  }
+  // A line starting with . or ' would be a roff request.
+  if (!out.empty() && (out[0] == '.' || out[0] == '\'')) out = "\\&" + out;
+  return out;
+}
+
+std::string roff_lines(std::string_view text) {
+  std::string out;
+  for (const auto& l : split(text, '\n')) out += roff_escape(l) + "\n";
+  return out;
+}
+
+std::string upper(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string command_page(const Command& c) {
+  std::string name = join(c.paths.front(), " ");
+  std::string file = "den-" + join(c.paths.front(), "-");
+  std::string out = fmt::format(".TH \"{}\" \"1\" \"\" \"den {}\" \"den Manual\"\n", upper(file), DEN_VERSION);
+  out += ".SH NAME\n" + roff_escape(file) + " \\- " + roff_escape(c.summary) + "\n";
+  out += ".SH SYNOPSIS\n.B den " + roff_escape(name) + "\n" + roff_lines(c.usage);
+  out += ".SH DESCRIPTION\n" + roff_lines(c.summary);
+  if (c.paths.size() > 1) {
+    std::vector<std::string> aliases;
+    for (const auto& p : c.paths) aliases.push_back("den " + join(p, " "));
+    out += ".SH ALIASES\n" + roff_lines(join(aliases, ", "));
+  }
+  std::vector<const Option*> opts;
+  for (const auto& o : c.options)
+    if (!o.hidden) opts.push_back(&o);
+  std::sort(opts.begin(), opts.end(), [](const Option* a, const Option* b) { return a->name < b->name; });
+  if (!opts.empty()) {
+    out += ".SH OPTIONS\n";
+    for (const Option* o : opts) {
+      out += ".TP\n";
+      std::string flag = o->short_name ? fmt::format("\\fB\\-{}\\fR, ", o->short_name) : "";
+      flag += "\\fB\\-\\-" + roff_escape(o->name) + "\\fR";
+      if (o->kind != OptKind::Bool) flag += " \\fI" + (o->value_type.empty() ? std::string("string") : o->value_type) + "\\fR";
+      out += flag + "\n" + roff_escape(o->help);
+      if (!o->default_text.empty()) out += " (default " + roff_escape(o->default_text) + ")";
+      out += "\n";
+    }
+  }
+  if (!c.example.empty()) out += ".SH EXAMPLES\n.nf\n" + roff_lines(c.example) + ".fi\n";
+  out += ".SH SEE ALSO\n\\fBden\\fR(1)\n";
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> man_pages() {
+  std::vector<std::pair<std::string, std::string>> pages;
+  std::string main = fmt::format(".TH \"DEN\" \"1\" \"\" \"den {}\" \"den Manual\"\n", DEN_VERSION);
+  main += ".SH NAME\nden \\- daemonless, rootless container engine (docker\\-compatible)\n";
+  main += ".SH SYNOPSIS\n.B den\n[OPTIONS] COMMAND [ARG...]\n.SH DESCRIPTION\n";
+  main += "den runs containers without a daemon and without root: each call forks straight into the user's own "
+          "user namespace. See README.md for the architecture and configuration files.\n";
+  main += ".SH GLOBAL OPTIONS\n";
+  for (const auto& o : global_options()) {
+    if (o.hidden) continue;
+    main += ".TP\n\\fB\\-\\-" + roff_escape(o.name) + "\\fR\n" + roff_escape(o.help) + "\n";
+  }
+  main += ".SH COMMANDS\n";
+  std::vector<std::string> see;
+  for (const auto& c : command_table()) {
+    if (c.hidden) continue;
+    std::string file = "den-" + join(c.paths.front(), "-");
+    main += ".TP\n\\fB" + roff_escape(file) + "\\fR(1)\n" + roff_escape(c.summary) + "\n";
+    pages.emplace_back(file + ".1", command_page(c));
+  }
+  main += ".SH FILES\n.TP\n/usr/share/den/*.conf, /etc/den/*.conf, ~/.config/den/*.conf\nConfiguration, later files "
+          "override earlier ones key by key.\n";
+  pages.insert(pages.begin(), {"den.1", main});
+  return pages;
 }
 
 const std::vector<Group>& groups() {
