@@ -19,15 +19,8 @@ namespace {
 
 template <typename T>
 void get(const toml::table& t, std::string_view section, std::string_view key, T& out, const std::string& origin) {
-  const toml::node* sec = t.get(section);
-  if (!sec) return;
-  const toml::node* n = nullptr;
-  // Dotted sections ("storage.options.overlay").
-  if (section.find('.') != std::string_view::npos) {
-    n = t.at_path(std::string(section) + "." + std::string(key)).node();
-  } else if (const toml::table* st = sec->as_table()) {
-    n = st->get(key);
-  }
+  // Dotted sections ("storage.options.overlay") are nested tables.
+  const toml::node* n = t.at_path(std::string(section) + "." + std::string(key)).node();
   if (!n) return;
   if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     const toml::array* arr = n->as_array();
