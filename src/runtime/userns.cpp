@@ -96,8 +96,15 @@ std::string find_idmap_helper(const char* name) {
 
 namespace {
 
-// Runs helper with args, capturing stderr; throws with it on failure.
-void run_helper(const std::string& helper, const std::vector<std::string>& args) {
+// A running newuidmap/newgidmap whose stderr we keep for the error message.
+struct HelperRun {
+  std::string helper;
+  std::vector<std::string> args;
+  pid_t pid = -1;
+  int err_fd = -1;
+};
+
+HelperRun spawn_helper(const std::string& helper, std::vector<std::string> args) {
   int errpipe[2];
   if (::pipe2(errpipe, O_CLOEXEC) != 0) throw sys_error("pipe");
   std::vector<const char*> argv;
@@ -112,18 +119,23 @@ void run_helper(const std::string& helper, const std::vector<std::string>& args)
     ::_exit(127);
   }
   ::close(errpipe[1]);
+  return HelperRun{helper, std::move(args), pid, errpipe[0]};
+}
+
+// Waits for the helper; returns "" on success, else the error text.
+std::string wait_helper(HelperRun& r) {
   std::string err;
   char buf[1024];
   ssize_t n;
-  while ((n = ::read(errpipe[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+  while ((n = ::read(r.err_fd, buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
     if (n > 0) err.append(buf, static_cast<size_t>(n));
-  ::close(errpipe[0]);
+  ::close(r.err_fd);
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (::waitpid(r.pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw Error(fmt::format("{} {} failed: {} (check /etc/subuid and /etc/subgid)", helper, join(args, " "),
-                            trim(err).empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : trim(err)));
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return "";
+  return fmt::format("{} {} failed: {} (check /etc/subuid and /etc/subgid)", r.helper, join(r.args, " "),
+                     trim(err).empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : trim(err));
 }
 
 }  // namespace
@@ -134,8 +146,13 @@ void write_id_maps(pid_t pid, const IdMappings& m) {
   std::vector<std::string> uargs{std::to_string(pid)}, gargs{std::to_string(pid)};
   for (auto& a : idmap_args(m.uids)) uargs.push_back(a);
   for (auto& a : idmap_args(m.gids)) gargs.push_back(a);
-  run_helper(newuidmap, uargs);
-  run_helper(newgidmap, gargs);
+  // Both at once: each is a setuid exec that costs tens of ms on slow hosts.
+  HelperRun u = spawn_helper(newuidmap, uargs);
+  HelperRun g = spawn_helper(newgidmap, gargs);
+  std::string ue = wait_helper(u);
+  std::string ge = wait_helper(g);
+  if (!ue.empty()) throw Error(ue);
+  if (!ge.empty()) throw Error(ge);
 }
 
 bool in_user_namespace() {
