@@ -1,0 +1,155 @@
+// Containers in the store: one directory per container under
+// GRAPHROOT/containers/<id>/ holding the immutable config.json, the mutable
+// state.json (both written atomically) and the overlay's upper/ and work/;
+// a per-container flock (GRAPHROOT/containers/<id>/lock); names reserved
+// atomically as files GRAPHROOT/containers/names/<name> (O_EXCL).
+// Runtime files (attach socket, pid files) live under RUNROOT/c/<short id>/.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "den/json.h"
+#include "den/lock.h"
+#include "den/store.h"
+
+namespace den {
+
+struct MountSpec {
+  std::string type;         // "bind", "tmpfs", "volume"
+  std::string source;       // host path (bind), volume name
+  std::string destination;  // in the container
+  std::vector<std::string> options;  // "ro", "rw", "nosuid", "size=64m", "mode=1777", "rbind", ...
+};
+
+struct Ulimit {
+  std::string name;  // "nofile"
+  int64_t soft = 0;
+  int64_t hard = 0;
+};
+
+struct RestartPolicy {
+  std::string name = "no";  // no | on-failure | always | unless-stopped
+  int max_retries = 0;
+};
+
+struct ContainerConfig {
+  std::string id;
+  std::string name;
+  std::string image_id;    // 64 hex, "" with --rootfs
+  std::string image_name;  // as the user gave it
+  std::string rootfs;      // --rootfs directory, else ""
+  int64_t created = 0;
+
+  // Process.
+  std::vector<std::string> entrypoint;  // as resolved (image or --entrypoint)
+  std::vector<std::string> cmd;
+  std::vector<std::string> env;  // KEY=VALUE
+  std::string workdir;
+  std::string user;  // "uid[:gid]" or names, resolved in the container
+  bool tty = false;
+  bool stdin_open = false;  // -i
+  bool init = false;
+  std::vector<Ulimit> ulimits;
+  bool no_new_privileges = false;
+  bool privileged = false;
+  std::vector<std::string> cap_add, cap_drop;
+  bool read_only = false;
+
+  // Namespaces and identity.
+  std::string hostname;
+  std::string network = "slirp4netns";  // none | host | slirp4netns | container:X
+  std::string ipc = "private";          // private | host | container:X
+  std::string pid = "private";          // private | host | container:X
+  std::string uts = "private";          // private | host
+  std::vector<MountSpec> mounts;        // tmpfs, binds, volumes
+  int64_t shm_size = 64 * 1024 * 1024;
+
+  // Life cycle.
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  RestartPolicy restart;
+  std::string stop_signal = "SIGTERM";
+  int stop_timeout = 10;
+  bool auto_remove = false;  // --rm
+  std::string log_driver = "k8s-file";
+  std::vector<std::string> exposed_ports;  // "80/tcp"
+
+  // The argv the container runs: entrypoint + cmd.
+  std::vector<std::string> argv() const;
+};
+
+enum class ContainerStatus { Created, Running, Paused, Stopping, Exited, Removing };
+std::string_view status_name(ContainerStatus s);
+
+struct ContainerState {
+  ContainerStatus status = ContainerStatus::Created;
+  pid_t pid = 0;              // container init, host pid
+  uint64_t pid_start = 0;     // /proc/<pid>/stat starttime, for liveness
+  pid_t monitor_pid = 0;
+  uint64_t monitor_start = 0;
+  int exit_code = 0;
+  bool oom_killed = false;
+  std::string error;          // why it could not start
+  int64_t started_at = 0;
+  int64_t finished_at = 0;
+  int restart_count = 0;
+  bool stopped_by_user = false;  // for unless-stopped / on-failure
+  std::string boot_id;
+};
+
+Json to_json(const ContainerConfig& c);
+ContainerConfig container_config_from_json(const Json& j);
+Json to_json(const ContainerState& s);
+ContainerState container_state_from_json(const Json& j);
+
+// /proc/<pid>/stat field 22 (start time in clock ticks since boot), 0 if gone.
+uint64_t process_start_time(pid_t pid);
+// Current boot id (/proc/sys/kernel/random/boot_id).
+std::string current_boot_id();
+// docker-style random names: "adjective_noun".
+std::string random_container_name();
+
+class ContainerStore {
+ public:
+  explicit ContainerStore(Store& store);
+
+  std::string dir(const std::string& id) const;      // GRAPHROOT/containers/<id>
+  std::string run_dir(const std::string& id) const;  // RUNROOT/c/<id12>
+  std::string log_path(const std::string& id) const { return dir(id) + "/ctr.log"; }
+
+  // Reserves the name (or a random one when empty) and writes config + state.
+  // Throws Errc::Exists when the name is taken.
+  ContainerConfig create(ContainerConfig cfg);
+  // IDs of all containers (directory listing).
+  std::vector<std::string> list_ids() const;
+  // Resolves a name, full ID or unique ID prefix. Throws Errc::NotFound
+  // ("no such container: X").
+  std::string resolve(const std::string& name_or_id) const;
+  std::optional<std::string> try_resolve(const std::string& name_or_id) const;
+
+  ContainerConfig config(const std::string& id) const;
+  // Reads the state and corrects it when the recorded processes are gone
+  // (monitor killed, host rebooted): such containers read as exited.
+  ContainerState state(const std::string& id) const;
+  void save_state(const std::string& id, const ContainerState& s);
+  void save_config(const ContainerConfig& c);
+
+  FileLock lock(const std::string& id);
+  void rename(const std::string& id, const std::string& new_name);
+  // Removes files and the name. Caller holds the lock and has stopped it.
+  void remove(const std::string& id);
+
+  Store& store() { return store_; }
+
+ private:
+  Store& store_;
+  std::string root_;
+};
+
+}  // namespace den

@@ -1,0 +1,380 @@
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+
+#include "den/container.h"
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/hash.h"
+#include "den/log.h"
+#include "den/reference.h"
+#include "den/strings.h"
+
+namespace den {
+
+std::vector<std::string> ContainerConfig::argv() const {
+  std::vector<std::string> out = entrypoint;
+  out.insert(out.end(), cmd.begin(), cmd.end());
+  return out;
+}
+
+std::string_view status_name(ContainerStatus s) {
+  switch (s) {
+    case ContainerStatus::Created: return "created";
+    case ContainerStatus::Running: return "running";
+    case ContainerStatus::Paused: return "paused";
+    case ContainerStatus::Stopping: return "stopping";
+    case ContainerStatus::Exited: return "exited";
+    case ContainerStatus::Removing: return "removing";
+  }
+  return "unknown";
+}
+
+namespace {
+ContainerStatus status_from(const std::string& s) {
+  if (s == "running") return ContainerStatus::Running;
+  if (s == "paused") return ContainerStatus::Paused;
+  if (s == "stopping") return ContainerStatus::Stopping;
+  if (s == "exited") return ContainerStatus::Exited;
+  if (s == "removing") return ContainerStatus::Removing;
+  return ContainerStatus::Created;
+}
+}  // namespace
+
+Json to_json(const ContainerConfig& c) {
+  Json mounts = Json::array();
+  for (const auto& m : c.mounts)
+    mounts.push_back({{"type", m.type}, {"source", m.source}, {"destination", m.destination}, {"options", m.options}});
+  Json ulimits = Json::array();
+  for (const auto& u : c.ulimits) ulimits.push_back({{"name", u.name}, {"soft", u.soft}, {"hard", u.hard}});
+  return {{"id", c.id},
+          {"name", c.name},
+          {"image_id", c.image_id},
+          {"image_name", c.image_name},
+          {"rootfs", c.rootfs},
+          {"created", c.created},
+          {"entrypoint", c.entrypoint},
+          {"cmd", c.cmd},
+          {"env", c.env},
+          {"workdir", c.workdir},
+          {"user", c.user},
+          {"tty", c.tty},
+          {"stdin_open", c.stdin_open},
+          {"init", c.init},
+          {"ulimits", ulimits},
+          {"no_new_privileges", c.no_new_privileges},
+          {"privileged", c.privileged},
+          {"cap_add", c.cap_add},
+          {"cap_drop", c.cap_drop},
+          {"read_only", c.read_only},
+          {"hostname", c.hostname},
+          {"network", c.network},
+          {"ipc", c.ipc},
+          {"pid", c.pid},
+          {"uts", c.uts},
+          {"mounts", mounts},
+          {"shm_size", c.shm_size},
+          {"labels", c.labels},
+          {"annotations", c.annotations},
+          {"restart", {{"name", c.restart.name}, {"max_retries", c.restart.max_retries}}},
+          {"stop_signal", c.stop_signal},
+          {"stop_timeout", c.stop_timeout},
+          {"auto_remove", c.auto_remove},
+          {"log_driver", c.log_driver},
+          {"exposed_ports", c.exposed_ports}};
+}
+
+ContainerConfig container_config_from_json(const Json& j) {
+  ContainerConfig c;
+  c.id = j.value("id", "");
+  c.name = j.value("name", "");
+  c.image_id = j.value("image_id", "");
+  c.image_name = j.value("image_name", "");
+  c.rootfs = j.value("rootfs", "");
+  c.created = j.value("created", int64_t{0});
+  c.entrypoint = j.value("entrypoint", std::vector<std::string>{});
+  c.cmd = j.value("cmd", std::vector<std::string>{});
+  c.env = j.value("env", std::vector<std::string>{});
+  c.workdir = j.value("workdir", "");
+  c.user = j.value("user", "");
+  c.tty = j.value("tty", false);
+  c.stdin_open = j.value("stdin_open", false);
+  c.init = j.value("init", false);
+  for (const auto& u : j.value("ulimits", Json::array()))
+    c.ulimits.push_back({u.value("name", ""), u.value("soft", int64_t{0}), u.value("hard", int64_t{0})});
+  c.no_new_privileges = j.value("no_new_privileges", false);
+  c.privileged = j.value("privileged", false);
+  c.cap_add = j.value("cap_add", std::vector<std::string>{});
+  c.cap_drop = j.value("cap_drop", std::vector<std::string>{});
+  c.read_only = j.value("read_only", false);
+  c.hostname = j.value("hostname", "");
+  c.network = j.value("network", "slirp4netns");
+  c.ipc = j.value("ipc", "private");
+  c.pid = j.value("pid", "private");
+  c.uts = j.value("uts", "private");
+  for (const auto& m : j.value("mounts", Json::array()))
+    c.mounts.push_back({m.value("type", ""), m.value("source", ""), m.value("destination", ""),
+                        m.value("options", std::vector<std::string>{})});
+  c.shm_size = j.value("shm_size", int64_t{64 * 1024 * 1024});
+  c.labels = j.value("labels", std::map<std::string, std::string>{});
+  c.annotations = j.value("annotations", std::map<std::string, std::string>{});
+  if (j.contains("restart")) {
+    c.restart.name = j["restart"].value("name", "no");
+    c.restart.max_retries = j["restart"].value("max_retries", 0);
+  }
+  c.stop_signal = j.value("stop_signal", "SIGTERM");
+  c.stop_timeout = j.value("stop_timeout", 10);
+  c.auto_remove = j.value("auto_remove", false);
+  c.log_driver = j.value("log_driver", "k8s-file");
+  c.exposed_ports = j.value("exposed_ports", std::vector<std::string>{});
+  return c;
+}
+
+Json to_json(const ContainerState& s) {
+  return {{"status", status_name(s.status)},
+          {"pid", s.pid},
+          {"pid_start", s.pid_start},
+          {"monitor_pid", s.monitor_pid},
+          {"monitor_start", s.monitor_start},
+          {"exit_code", s.exit_code},
+          {"oom_killed", s.oom_killed},
+          {"error", s.error},
+          {"started_at", s.started_at},
+          {"finished_at", s.finished_at},
+          {"restart_count", s.restart_count},
+          {"stopped_by_user", s.stopped_by_user},
+          {"boot_id", s.boot_id}};
+}
+
+ContainerState container_state_from_json(const Json& j) {
+  ContainerState s;
+  s.status = status_from(j.value("status", "created"));
+  s.pid = j.value("pid", 0);
+  s.pid_start = j.value("pid_start", uint64_t{0});
+  s.monitor_pid = j.value("monitor_pid", 0);
+  s.monitor_start = j.value("monitor_start", uint64_t{0});
+  s.exit_code = j.value("exit_code", 0);
+  s.oom_killed = j.value("oom_killed", false);
+  s.error = j.value("error", "");
+  s.started_at = j.value("started_at", int64_t{0});
+  s.finished_at = j.value("finished_at", int64_t{0});
+  s.restart_count = j.value("restart_count", 0);
+  s.stopped_by_user = j.value("stopped_by_user", false);
+  s.boot_id = j.value("boot_id", "");
+  return s;
+}
+
+uint64_t process_start_time(pid_t pid) {
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/stat", pid);
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char buf[1024];
+  ssize_t n = ::read(fd, buf, sizeof buf - 1);
+  ::close(fd);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  // Fields after the command (which may contain spaces) start after ')'.
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return 0;
+  p += 2;
+  // p is at field 3 (state); starttime is field 22.
+  for (int field = 3; field < 22 && *p; field++) {
+    p = std::strchr(p, ' ');
+    if (!p) return 0;
+    p++;
+  }
+  return std::strtoull(p, nullptr, 10);
+}
+
+std::string current_boot_id() {
+  static std::string id = [] {
+    auto t = read_file_if_exists("/proc/sys/kernel/random/boot_id");
+    return t ? trim(*t) : std::string();
+  }();
+  return id;
+}
+
+std::string random_container_name() {
+  static const char* adjectives[] = {"admiring", "bold", "brave", "busy", "calm", "clever", "cool", "eager",
+                                     "elated", "epic", "fervent", "focused", "gallant", "happy", "jolly", "keen",
+                                     "kind", "loving", "lucid", "modest", "nifty", "optimistic", "quirky", "relaxed",
+                                     "serene", "sharp", "stoic", "sweet", "tender", "vibrant", "wizardly", "zen"};
+  static const char* nouns[] = {"turing", "hopper", "lovelace", "knuth", "ritchie", "thompson", "torvalds", "curie",
+                                "darwin", "euler", "gauss", "hamilton", "hypatia", "kepler", "lamport", "liskov",
+                                "mccarthy", "noether", "pascal", "perlman", "shannon", "tesla", "wozniak", "yonath"};
+  std::string r = random_hex(4);
+  unsigned v = static_cast<unsigned>(std::stoul(r, nullptr, 16));
+  return std::string(adjectives[v % std::size(adjectives)]) + "_" + nouns[(v / 64) % std::size(nouns)];
+}
+
+ContainerStore::ContainerStore(Store& store) : store_(store), root_(store.root() + "/containers") {}
+
+std::string ContainerStore::dir(const std::string& id) const { return root_ + "/" + id; }
+std::string ContainerStore::run_dir(const std::string& id) const {
+  return store_.config().runroot + "/c/" + id.substr(0, 12);
+}
+
+namespace {
+bool valid_name(const std::string& n) {
+  if (n.empty() || n.size() > 128) return false;
+  if (!std::isalnum(static_cast<unsigned char>(n[0]))) return false;
+  return std::all_of(n.begin(), n.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+  });
+}
+
+bool reserve_name(const std::string& names_dir, const std::string& name, const std::string& id) {
+  std::string path = names_dir + "/" + name;
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    if (errno == EEXIST) return false;
+    throw sys_error("reserve name " + name);
+  }
+  UniqueFd g(fd);
+  write_all(fd, id);
+  ::fsync(fd);
+  return true;
+}
+}  // namespace
+
+ContainerConfig ContainerStore::create(ContainerConfig cfg) {
+  store_.prepare_for_write();
+  mkdirs(root_ + "/names", 0700);
+  if (cfg.id.empty()) cfg.id = random_hex(64);
+  if (!cfg.name.empty()) {
+    if (!valid_name(cfg.name))
+      throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.name),
+                  Errc::Invalid);
+    if (!reserve_name(root_ + "/names", cfg.name, cfg.id)) {
+      std::string other = trim(read_file_if_exists(root_ + "/names/" + cfg.name).value_or(""));
+      throw Error(fmt::format("the container name \"{}\" is already in use by {}: remove (or rename) that container "
+                              "to be able to reuse that name",
+                              cfg.name, other.substr(0, 12)),
+                  Errc::Exists);
+    }
+  } else {
+    for (int i = 0;; i++) {
+      cfg.name = random_container_name();
+      if (i > 5) cfg.name += "_" + random_hex(4);
+      if (reserve_name(root_ + "/names", cfg.name, cfg.id)) break;
+    }
+  }
+  // Build in a temp dir, then rename: a container dir is complete or absent.
+  std::string tmp = root_ + "/.tmp-" + cfg.id;
+  try {
+    mkdirs(tmp, 0700);
+    mkdirs(tmp + "/upper", 0755);
+    mkdirs(tmp + "/work", 0700);
+    mkdirs(tmp + "/merged", 0755);
+    write_file_atomic(tmp + "/config.json", to_json(cfg).dump(), 0600);
+    ContainerState st;
+    st.boot_id = current_boot_id();
+    write_file_atomic(tmp + "/state.json", to_json(st).dump(), 0600);
+    if (::rename(tmp.c_str(), dir(cfg.id).c_str()) != 0) throw sys_error("create container directory");
+  } catch (...) {
+    remove_all(tmp);
+    ::unlink((root_ + "/names/" + cfg.name).c_str());
+    throw;
+  }
+  return cfg;
+}
+
+std::vector<std::string> ContainerStore::list_ids() const {
+  std::vector<std::string> out;
+  for (auto& n : list_dir(root_))
+    if (n.size() == 64 && is_hex(n)) out.push_back(n);
+  return out;
+}
+
+std::optional<std::string> ContainerStore::try_resolve(const std::string& arg) const {
+  if (arg.empty()) return std::nullopt;
+  if (auto id = read_file_if_exists(root_ + "/names/" + arg); id && arg.find('/') == std::string::npos) {
+    std::string i = trim(*id);
+    if (is_dir(dir(i))) return i;
+  }
+  if (looks_like_id(arg)) {
+    std::optional<std::string> found;
+    for (const auto& id : list_ids()) {
+      if (id.compare(0, arg.size(), arg) != 0) continue;
+      if (found)
+        throw Error(fmt::format("container ID prefix \"{}\" is ambiguous: give more characters", arg), Errc::Invalid);
+      found = id;
+    }
+    return found;
+  }
+  return std::nullopt;
+}
+
+std::string ContainerStore::resolve(const std::string& arg) const {
+  if (auto id = try_resolve(arg)) return *id;
+  throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
+}
+
+ContainerConfig ContainerStore::config(const std::string& id) const {
+  Json j = Json::parse(read_file(dir(id) + "/config.json"), nullptr, false);
+  if (j.is_discarded()) throw Error(fmt::format("container {}: config.json is corrupt", id.substr(0, 12)), Errc::Corrupt);
+  return container_config_from_json(j);
+}
+
+ContainerState ContainerStore::state(const std::string& id) const {
+  Json j = Json::parse(read_file(dir(id) + "/state.json"), nullptr, false);
+  if (j.is_discarded()) throw Error(fmt::format("container {}: state.json is corrupt", id.substr(0, 12)), Errc::Corrupt);
+  ContainerState s = container_state_from_json(j);
+  bool live = s.status == ContainerStatus::Running || s.status == ContainerStatus::Paused ||
+              s.status == ContainerStatus::Stopping;
+  if (live) {
+    bool rebooted = !s.boot_id.empty() && s.boot_id != current_boot_id();
+    bool container_gone = s.pid <= 0 || process_start_time(s.pid) != s.pid_start;
+    bool monitor_gone = s.monitor_pid <= 0 || process_start_time(s.monitor_pid) != s.monitor_start;
+    // The monitor records the exit itself; if it is gone too, nobody will.
+    if (rebooted || (container_gone && monitor_gone)) {
+      s.status = ContainerStatus::Exited;
+      if (s.finished_at == 0) s.finished_at = s.started_at;
+      if (s.exit_code == 0) s.exit_code = 137;
+      s.pid = 0;
+    }
+  }
+  return s;
+}
+
+void ContainerStore::save_state(const std::string& id, const ContainerState& s) {
+  write_file_atomic(dir(id) + "/state.json", to_json(s).dump(), 0600);
+}
+
+void ContainerStore::save_config(const ContainerConfig& c) {
+  write_file_atomic(dir(c.id) + "/config.json", to_json(c).dump(), 0600);
+}
+
+FileLock ContainerStore::lock(const std::string& id) { return FileLock::acquire(dir(id) + "/lock"); }
+
+void ContainerStore::rename(const std::string& id, const std::string& new_name) {
+  ContainerConfig c = config(id);
+  if (!valid_name(new_name))
+    throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", new_name),
+                Errc::Invalid);
+  if (!reserve_name(root_ + "/names", new_name, id))
+    throw Error(fmt::format("the container name \"{}\" is already in use", new_name), Errc::Exists);
+  std::string old = c.name;
+  c.name = new_name;
+  save_config(c);
+  ::unlink((root_ + "/names/" + old).c_str());
+}
+
+void ContainerStore::remove(const std::string& id) {
+  ContainerConfig c = config(id);
+  // Move aside first so a crash mid-removal leaves no half container.
+  std::string trash = root_ + "/.rm-" + id;
+  if (::rename(dir(id).c_str(), trash.c_str()) != 0) throw sys_error("remove container " + id.substr(0, 12));
+  std::string names = root_ + "/names/" + c.name;
+  if (auto owner = read_file_if_exists(names); owner && trim(*owner) == id) ::unlink(names.c_str());
+  remove_all(trash);
+  std::string rd = run_dir(id);
+  if (is_dir(rd)) remove_all(rd);
+}
+
+}  // namespace den
