@@ -1,0 +1,696 @@
+#include "den/monitor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/hash.h"
+#include "den/host_info.h"
+#include "den/image.h"
+#include "den/log.h"
+#include "den/runtime.h"
+#include "den/strings.h"
+#include "den/timefmt.h"
+#include "den/userns.h"
+
+namespace den {
+
+void write_frame(int fd, Frame type, std::string_view payload) {
+  std::string buf;
+  buf.reserve(payload.size() + 5);
+  buf += static_cast<char>(type);
+  uint32_t n = static_cast<uint32_t>(payload.size());
+  buf += static_cast<char>(n >> 24);
+  buf += static_cast<char>(n >> 16);
+  buf += static_cast<char>(n >> 8);
+  buf += static_cast<char>(n);
+  buf.append(payload);
+  write_all(fd, buf, "write to attach stream");
+}
+
+namespace {
+bool read_exact(int fd, char* buf, size_t n) {
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = ::read(fd, buf + got, n - got);
+    if (r == 0) return false;
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    got += static_cast<size_t>(r);
+  }
+  return true;
+}
+}  // namespace
+
+bool read_frame(int fd, Frame* type, std::string* payload) {
+  char hdr[5];
+  if (!read_exact(fd, hdr, 5)) return false;
+  *type = static_cast<Frame>(hdr[0]);
+  uint32_t n = (static_cast<uint32_t>(static_cast<uint8_t>(hdr[1])) << 24) |
+               (static_cast<uint32_t>(static_cast<uint8_t>(hdr[2])) << 16) |
+               (static_cast<uint32_t>(static_cast<uint8_t>(hdr[3])) << 8) | static_cast<uint8_t>(hdr[4]);
+  payload->resize(n);
+  return n == 0 || read_exact(fd, payload->data(), n);
+}
+
+int parse_signal(const std::string& raw) {
+  static const std::pair<const char*, int> names[] = {
+      {"HUP", SIGHUP},   {"INT", SIGINT},   {"QUIT", SIGQUIT}, {"ILL", SIGILL},     {"TRAP", SIGTRAP},
+      {"ABRT", SIGABRT}, {"BUS", SIGBUS},   {"FPE", SIGFPE},   {"KILL", SIGKILL},   {"USR1", SIGUSR1},
+      {"SEGV", SIGSEGV}, {"USR2", SIGUSR2}, {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},   {"TERM", SIGTERM},
+      {"CHLD", SIGCHLD}, {"CONT", SIGCONT}, {"STOP", SIGSTOP}, {"TSTP", SIGTSTP},   {"TTIN", SIGTTIN},
+      {"TTOU", SIGTTOU}, {"URG", SIGURG},   {"XCPU", SIGXCPU}, {"XFSZ", SIGXFSZ},   {"VTALRM", SIGVTALRM},
+      {"PROF", SIGPROF}, {"WINCH", SIGWINCH}, {"IO", SIGIO},   {"PWR", SIGPWR},     {"SYS", SIGSYS}};
+  std::string s;
+  for (char c : raw) s += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  if (s.rfind("SIG", 0) == 0) s = s.substr(3);
+  if (!s.empty() && std::all_of(s.begin(), s.end(), ::isdigit)) {
+    int n = std::stoi(s);
+    if (n > 0 && n < 65) return n;
+  }
+  if (s.rfind("RTMIN+", 0) == 0) return SIGRTMIN + std::stoi(s.substr(6));
+  for (const auto& [n, v] : names)
+    if (s == n) return v;
+  throw Error(fmt::format("invalid signal \"{}\"", raw), Errc::Invalid);
+}
+
+void run_in_userns(const Config& cfg, const std::function<void()>& fn) {
+  if (!cfg.rootless || (::geteuid() == 0 && in_user_namespace())) {
+    fn();
+    return;
+  }
+  int errp[2];
+  if (::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) throw sys_error("fork");
+  if (pid == 0) {
+    ::close(errp[0]);
+    std::string msg;
+    try {
+      enter_userns(cfg);
+      fn();
+    } catch (const std::exception& e) {
+      msg = e.what();
+    }
+    if (!msg.empty()) {
+      ssize_t n = ::write(errp[1], msg.data(), msg.size());
+      (void)n;
+      ::_exit(1);
+    }
+    ::_exit(0);
+  }
+  ::close(errp[1]);
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  while ((n = ::read(errp[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) msg.append(buf, static_cast<size_t>(n));
+  ::close(errp[0]);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  if (!msg.empty()) throw Error(msg);
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("helper in the user namespace failed");
+}
+
+void remove_container(ContainerStore& cs, const std::string& id) {
+  const Config& cfg = cs.store().config();
+  run_in_userns(cfg, [&] { cs.remove(id); });
+}
+
+bool wait_for_exit(ContainerStore& cs, const std::string& id, int timeout_ms, ContainerState* out) {
+  int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_nanos() + int64_t{timeout_ms} * 1000000;
+  for (;;) {
+    ContainerState s = cs.state(id);
+    if (s.status != ContainerStatus::Running && s.status != ContainerStatus::Paused &&
+        s.status != ContainerStatus::Stopping) {
+      if (out) *out = s;
+      return true;
+    }
+    if (now_nanos() >= deadline) {
+      if (out) *out = s;
+      return false;
+    }
+    // Sleep on the container's pidfd (wakes at its exit), at most 100 ms so
+    // that the monitor's write of state.json is picked up promptly.
+    int pfd = s.pid > 0 ? static_cast<int>(::syscall(SYS_pidfd_open, s.pid, 0)) : -1;
+    if (pfd >= 0) {
+      struct pollfd p {
+        pfd, POLLIN, 0
+      };
+      ::poll(&p, 1, 100);
+      ::close(pfd);
+      if (p.revents & POLLIN) ::usleep(2000);
+    } else {
+      ::usleep(20000);
+    }
+  }
+}
+
+namespace {
+
+// ---- per-container files ---------------------------------------------------
+
+void write_userdata(const std::string& dir, const ContainerConfig& c) {
+  mkdirs(dir, 0755);
+  std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
+  write_file_atomic(dir + "/hostname", hostname + "\n");
+  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+  if (c.network == "slirp4netns")
+    hosts += "10.0.2.100\t" + hostname + " " + c.name + "\n10.0.2.2\thost.den.internal host.containers.internal\n";
+  else
+    hosts += "127.0.1.1\t" + hostname + " " + c.name + "\n";
+  write_file_atomic(dir + "/hosts", hosts);
+  std::string resolv;
+  if (c.network == "slirp4netns") {
+    resolv = "nameserver 10.0.2.3\n";
+  } else if (auto host = read_file_if_exists("/etc/resolv.conf")) {
+    resolv = *host;
+  }
+  write_file_atomic(dir + "/resolv.conf", resolv);
+}
+
+std::string find_init(const Config& cfg) {
+  // den-init is installed next to den (build tree or libexec).
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+  if (n > 0) {
+    self[n] = 0;
+    std::string dir = dirname_of(self);
+    for (const std::string& p : {dir + "/den-init", dir + "/../libexec/den/den-init", dir + "/src/init/den-init"})
+      if (::access(p.c_str(), X_OK) == 0) return p;
+  }
+  std::string p = find_program(cfg, "den-init");
+  if (p.empty()) throw Error("--init needs den-init, which was not found next to den or in helper_binaries_dir");
+  return p;
+}
+
+// ---- the k8s-file log --------------------------------------------------------
+
+class LogWriter {
+ public:
+  explicit LogWriter(const std::string& path, bool enabled) {
+    if (enabled) fd_ = UniqueFd(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+  }
+  void write(const char* stream, std::string_view data) {
+    if (!fd_) return;
+    std::string& pending = std::strcmp(stream, "stdout") == 0 ? out_ : err_;
+    pending.append(data);
+    std::string lines;
+    size_t pos;
+    std::string ts = format_rfc3339_nano(now_nanos());
+    while ((pos = pending.find('\n')) != std::string::npos) {
+      lines += fmt::format("{} {} F {}\n", ts, stream, pending.substr(0, pos));
+      pending.erase(0, pos + 1);
+    }
+    // Long partial lines are flushed as P records.
+    if (pending.size() >= 16384) {
+      lines += fmt::format("{} {} P {}\n", ts, stream, pending);
+      pending.clear();
+    }
+    if (!lines.empty()) {
+      ssize_t n = ::write(fd_.get(), lines.data(), lines.size());
+      (void)n;
+    }
+  }
+  void flush() {
+    std::string ts = format_rfc3339_nano(now_nanos());
+    std::string lines;
+    if (!out_.empty()) lines += fmt::format("{} stdout P {}\n", ts, out_);
+    if (!err_.empty()) lines += fmt::format("{} stderr P {}\n", ts, err_);
+    out_.clear();
+    err_.clear();
+    if (fd_ && !lines.empty()) {
+      ssize_t n = ::write(fd_.get(), lines.data(), lines.size());
+      (void)n;
+    }
+  }
+
+ private:
+  UniqueFd fd_;
+  std::string out_, err_;
+};
+
+// ---- the monitor -------------------------------------------------------------
+
+struct Clients {
+  std::vector<int> fds;
+  void broadcast(Frame t, std::string_view data) {
+    for (auto it = fds.begin(); it != fds.end();) {
+      try {
+        write_frame(*it, t, data);
+        ++it;
+      } catch (const Error&) {
+        ::close(*it);
+        it = fds.erase(it);
+      }
+    }
+  }
+};
+
+int listen_attach_socket(const std::string& path) {
+  int s = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return -1;
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) {
+    ::close(s);
+    return -1;
+  }
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  ::unlink(path.c_str());
+  if (::bind(s, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || ::listen(s, 8) != 0) {
+    ::close(s);
+    return -1;
+  }
+  return s;
+}
+
+struct RunOutcome {
+  bool started = false;
+  int exit_code = 0;
+};
+
+// One run of the container: spawn, relay, reap. Returns its exit code.
+RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, Clients& clients, int listen_fd,
+                    int sigfd) {
+  const Config& cfg = cs.store().config();
+  RunOutcome outcome;
+  std::string cdir = cs.dir(c.id);
+  std::string userdata = cdir + "/userdata";
+  write_userdata(userdata, c);
+
+  std::vector<std::string> lowers;
+  Json image_config = Json::object();
+  if (c.rootfs.empty()) {
+    ImageRecord img = cs.store().lookup_image(c.image_id);
+    std::vector<std::string> diff_ids;
+    for (const auto& l : img.layers) diff_ids.push_back(l.diff_id);
+    for (const auto& chain : chain_ids(diff_ids)) lowers.push_back(cs.store().layer_diff(chain));
+    mkdirs(cdir + "/empty", 0755);
+  }
+  RunPlan plan = build_plan(cfg, c, image_config, lowers, cdir, userdata);
+  if (cfg.rootless) plan.idmap = rootless_id_mappings(cfg);
+  if (c.init)
+    for (auto& m : plan.mounts)
+      if (m.target == "/run/den-init") m.source = find_init(cfg);
+  log::debug("plan:\n{}", describe(plan));
+
+  // Standard streams.
+  ChildStdio io;
+  UniqueFd in_w, out_r, err_r, master;
+  UniqueFd in_r, out_w, err_w, slave;
+  if (c.tty) {
+    int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0 || ::grantpt(m) != 0 || ::unlockpt(m) != 0) throw sys_error("open a pseudo terminal");
+    master = UniqueFd(m);
+    char name[128];
+    if (::ptsname_r(m, name, sizeof name) != 0) throw sys_error("ptsname");
+    slave = open_file(name, O_RDWR | O_NOCTTY);
+    io.tty_slave = slave.get();
+  } else {
+    int p[2];
+    if (c.stdin_open) {
+      if (::pipe2(p, O_CLOEXEC) != 0) throw sys_error("pipe");
+      in_r = UniqueFd(p[0]);
+      in_w = UniqueFd(p[1]);
+      io.in = in_r.get();
+    } else {
+      in_r = open_file("/dev/null", O_RDONLY);
+      io.in = in_r.get();
+    }
+    if (::pipe2(p, O_CLOEXEC) != 0) throw sys_error("pipe");
+    out_r = UniqueFd(p[0]);
+    out_w = UniqueFd(p[1]);
+    if (::pipe2(p, O_CLOEXEC) != 0) throw sys_error("pipe");
+    err_r = UniqueFd(p[0]);
+    err_w = UniqueFd(p[1]);
+    io.out = out_w.get();
+    io.err = err_w.get();
+  }
+
+  // Network helper.
+  pid_t net_pid = -1;
+  UniqueFd net_exit_w;
+  auto after_clone = [&](pid_t child) {
+    if (c.network != "slirp4netns") return;
+    std::string slirp = find_program(cfg, "slirp4netns");
+    if (slirp.empty())
+      throw Error("slirp4netns not found: install the slirp4netns package, or use --network none|host");
+    int ready[2], exitp[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(exitp, O_CLOEXEC) != 0) throw sys_error("pipe");
+    net_pid = ::fork();
+    if (net_pid == 0) {
+      ::dup2(ready[1], 3);
+      ::dup2(exitp[0], 4);
+      int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      std::string pid_s = std::to_string(child);
+      std::string userns = "/proc/" + pid_s + "/ns/user";
+      ::execl(slirp.c_str(), slirp.c_str(), "--configure", "--mtu=65520", "--disable-host-loopback",
+              "--ready-fd=3", "--exit-fd=4", cfg.rootless ? "--userns-path" : "--netns-type=path",
+              cfg.rootless ? userns.c_str() : ("/proc/" + pid_s + "/ns/net").c_str(), pid_s.c_str(), "tap0",
+              static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    ::close(ready[1]);
+    ::close(exitp[0]);
+    net_exit_w = UniqueFd(exitp[1]);
+    char b;
+    ssize_t r = ::read(ready[0], &b, 1);
+    ::close(ready[0]);
+    if (r != 1) throw Error("slirp4netns failed to set up the container's network (see den info)");
+  };
+
+  SpawnError serr;
+  pid_t pid = -1;
+  std::string start_error;
+  try {
+    pid = spawn_container(plan, io, &serr, after_clone);
+  } catch (const Error& e) {
+    start_error = e.what();
+    serr.exit_code = 125;
+  }
+  slave.reset();
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
+  if (pid < 0) {
+    if (start_error.empty()) start_error = serr.message();
+    if (net_pid > 0) {
+      ::kill(net_pid, SIGTERM);
+      ::waitpid(net_pid, nullptr, 0);
+    }
+    {
+      FileLock l = cs.lock(c.id);
+      ContainerState st = cs.state(c.id);
+      st.status = ContainerStatus::Exited;
+      st.exit_code = serr.exit_code;
+      st.error = start_error;
+      st.pid = 0;
+      st.finished_at = now_nanos();
+      cs.save_state(c.id, st);
+    }
+    clients.broadcast(Frame::Error, start_error);
+    clients.broadcast(Frame::Exit, std::to_string(serr.exit_code));
+    if (ready_fd >= 0) {
+      std::string msg = fmt::format("err {} {}", serr.exit_code, start_error);
+      ssize_t n = ::write(ready_fd, msg.data(), msg.size());
+      (void)n;
+    }
+    outcome.exit_code = serr.exit_code;
+    return outcome;
+  }
+  outcome.started = true;
+  {
+    FileLock l = cs.lock(c.id);
+    ContainerState st = cs.state(c.id);
+    st.status = ContainerStatus::Running;
+    st.pid = pid;
+    st.pid_start = process_start_time(pid);
+    st.monitor_pid = ::getpid();
+    st.monitor_start = process_start_time(::getpid());
+    st.started_at = now_nanos();
+    st.finished_at = 0;
+    st.exit_code = 0;
+    st.error.clear();
+    st.boot_id = current_boot_id();
+    cs.save_state(c.id, st);
+  }
+  if (ready_fd >= 0) {
+    std::string msg = fmt::format("ok {}", pid);
+    ssize_t n = ::write(ready_fd, msg.data(), msg.size());
+    (void)n;
+  }
+
+  LogWriter logw(cs.log_path(c.id), c.log_driver != "none");
+  int status = 0;
+  bool exited = false;
+  int out_fd = c.tty ? master.get() : out_r.get();
+  int err_fd = c.tty ? -1 : err_r.get();
+  bool out_open = true, err_open = err_fd >= 0;
+  char buf[65536];
+  int64_t exit_seen_at = 0;
+  while (out_open || err_open || !exited) {
+    std::vector<struct pollfd> pfds;
+    pfds.push_back({sigfd, POLLIN, 0});
+    if (listen_fd >= 0) pfds.push_back({listen_fd, POLLIN, 0});
+    size_t first_stream = pfds.size();
+    if (out_open) pfds.push_back({out_fd, POLLIN, 0});
+    if (err_open) pfds.push_back({err_fd, POLLIN, 0});
+    size_t first_client = pfds.size();
+    for (int fd : clients.fds) pfds.push_back({fd, POLLIN, 0});
+    // After the exit, a pty may stay open (inherited by daemons): drain briefly.
+    int timeout = exited ? 100 : -1;
+    int r = ::poll(pfds.data(), pfds.size(), timeout);
+    if (r < 0 && errno != EINTR) break;
+    if (exited && r == 0) break;
+    if (exited && now_nanos() - exit_seen_at > 2000000000LL) break;
+    if (pfds[0].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      while (::read(sigfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGCHLD) {
+          int st;
+          pid_t w;
+          while ((w = ::waitpid(-1, &st, WNOHANG)) > 0) {
+            if (w == pid) {
+              status = st;
+              exited = true;
+              exit_seen_at = now_nanos();
+            }
+          }
+        } else if (!exited) {
+          ::kill(pid, static_cast<int>(si.ssi_signo));  // forward SIGTERM/SIGINT/SIGHUP
+        }
+      }
+    }
+    if (listen_fd >= 0 && (pfds[1].revents & POLLIN)) {
+      int cfd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
+      if (cfd >= 0) clients.fds.push_back(cfd);
+    }
+    for (size_t i = first_stream; i < first_client; i++) {
+      if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      bool is_out = pfds[i].fd == out_fd;
+      ssize_t n = ::read(pfds[i].fd, buf, sizeof buf);
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        (is_out ? out_open : err_open) = false;
+        continue;
+      }
+      std::string_view data(buf, static_cast<size_t>(n));
+      logw.write(is_out ? "stdout" : "stderr", data);
+      clients.broadcast(is_out ? Frame::Stdout : Frame::Stderr, data);
+    }
+    for (size_t i = first_client; i < pfds.size(); i++) {
+      if (!(pfds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      int cfd = pfds[i].fd;
+      Frame t;
+      std::string payload;
+      if (!read_frame(cfd, &t, &payload)) {
+        ::close(cfd);
+        clients.fds.erase(std::remove(clients.fds.begin(), clients.fds.end(), cfd), clients.fds.end());
+        continue;
+      }
+      if (t == Frame::Stdin) {
+        int dst = c.tty ? master.get() : in_w.get();
+        if (dst >= 0) {
+          try {
+            write_all(dst, payload);
+          } catch (const Error&) {
+          }
+        }
+      } else if (t == Frame::StdinEof) {
+        if (c.tty) {
+          // Ctrl-D at the line start is EOF for a tty.
+        } else {
+          in_w.reset();
+        }
+      } else if (t == Frame::Resize && c.tty) {
+        struct winsize ws {};
+        unsigned rows = 0, cols = 0;
+        if (std::sscanf(payload.c_str(), "%u %u", &rows, &cols) == 2) {
+          ws.ws_row = static_cast<unsigned short>(rows);
+          ws.ws_col = static_cast<unsigned short>(cols);
+          ::ioctl(master.get(), TIOCSWINSZ, &ws);
+        }
+      }
+    }
+  }
+  logw.flush();
+  if (!exited) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  if (net_pid > 0) {
+    net_exit_w.reset();  // slirp4netns exits when its exit fd closes
+    ::kill(net_pid, SIGTERM);
+    while (::waitpid(net_pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  {
+    FileLock l = cs.lock(c.id);
+    ContainerState st = cs.state(c.id);
+    st.status = ContainerStatus::Exited;
+    st.exit_code = code;
+    st.finished_at = now_nanos();
+    st.pid = 0;
+    cs.save_state(c.id, st);
+  }
+  outcome.exit_code = code;
+  return outcome;
+}
+
+bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit_code) {
+  if (st.stopped_by_user) return false;
+  if (c.restart.name == "always" || c.restart.name == "unless-stopped") return true;
+  if (c.restart.name == "on-failure")
+    return exit_code != 0 && (c.restart.max_retries <= 0 || st.restart_count < c.restart.max_retries);
+  return false;
+}
+
+[[noreturn]] void monitor_main(ContainerStore& cs, const std::string& id, int attach_fd, int ready_fd) {
+  ::setsid();
+  ::prctl(PR_SET_NAME, "den-monitor");
+  int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0) {
+    ::dup2(devnull, 0);
+    ::dup2(devnull, 1);
+    if (log::level() > log::Level::Debug) ::dup2(devnull, 2);
+  }
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&mask, s);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  int sigfd = ::signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  // Orphaned helpers (fuse-overlayfs forks) are reparented to us and reaped.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+  Clients clients;
+  if (attach_fd >= 0) clients.fds.push_back(attach_fd);
+  std::string rdir = cs.run_dir(id);
+  int listen_fd = -1;
+  int code = 125;
+  try {
+    mkdirs(rdir, 0700);
+    listen_fd = listen_attach_socket(rdir + "/attach");
+    ContainerConfig c = cs.config(id);
+    for (;;) {
+      RunOutcome o = run_once(cs, c, ready_fd, clients, listen_fd, sigfd);
+      if (ready_fd >= 0) {
+        ::close(ready_fd);
+        ready_fd = -1;
+      }
+      code = o.exit_code;
+      if (!o.started) break;
+      ContainerState st = cs.state(id);
+      if (!should_restart(c, st, code)) break;
+      {
+        FileLock l = cs.lock(id);
+        st = cs.state(id);
+        if (st.stopped_by_user) break;
+        st.restart_count++;
+        cs.save_state(id, st);
+      }
+      // docker's back-off starts at 100 ms and doubles; keep it short.
+      ::usleep(static_cast<useconds_t>(std::min(100000 << std::min(st.restart_count, 6), 5000000)));
+    }
+    ContainerConfig c2 = cs.config(id);
+    clients.broadcast(Frame::Exit, std::to_string(code));
+    for (int fd : clients.fds) ::close(fd);
+    if (listen_fd >= 0) ::close(listen_fd);
+    ::unlink((rdir + "/attach").c_str());
+    if (c2.auto_remove) {
+      FileLock l = cs.lock(id);
+      remove_container(cs, id);
+    }
+  } catch (const std::exception& e) {
+    std::string msg = e.what();
+    if (ready_fd >= 0) {
+      std::string m = "err 125 " + msg;
+      ssize_t n = ::write(ready_fd, m.data(), m.size());
+      (void)n;
+    }
+    clients.broadcast(Frame::Error, msg);
+    clients.broadcast(Frame::Exit, "125");
+    try {
+      FileLock l = cs.lock(id);
+      ContainerState st = cs.state(id);
+      if (st.status != ContainerStatus::Exited) {
+        st.status = ContainerStatus::Exited;
+        st.exit_code = 125;
+        st.error = msg;
+        st.finished_at = now_nanos();
+        cs.save_state(id, st);
+      }
+    } catch (...) {
+    }
+  }
+  ::_exit(0);
+}
+
+}  // namespace
+
+StartResult start_container(ContainerStore& cs, const std::string& id, int attach_fd) {
+  log::Phase phase("start container");
+  int ready[2];
+  if (::pipe2(ready, O_CLOEXEC) != 0) throw sys_error("pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) throw sys_error("fork the container monitor");
+  if (pid == 0) {
+    ::close(ready[0]);
+    // Double fork: the monitor must not be our child, or our exit would
+    // leave a zombie until the caller reaps it... and `den` must not wait.
+    pid_t m = ::fork();
+    if (m != 0) ::_exit(m < 0 ? 1 : 0);
+    monitor_main(cs, id, attach_fd, ready[1]);
+  }
+  ::close(ready[1]);
+  if (attach_fd >= 0) ::close(attach_fd);
+  int st;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  std::string msg;
+  char buf[1024];
+  ssize_t n;
+  while ((n = ::read(ready[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+    if (n > 0) msg.append(buf, static_cast<size_t>(n));
+  ::close(ready[0]);
+  StartResult r;
+  if (msg.rfind("ok ", 0) == 0) {
+    r.ok = true;
+    r.pid = std::atoi(msg.c_str() + 3);
+    return r;
+  }
+  if (msg.rfind("err ", 0) == 0) {
+    r.exit_code = std::atoi(msg.c_str() + 4);
+    auto sp = msg.find(' ', 4);
+    r.error = sp == std::string::npos ? "" : msg.substr(sp + 1);
+    return r;
+  }
+  r.exit_code = 125;
+  r.error = "the container monitor died before the container started";
+  return r;
+}
+
+}  // namespace den

@@ -1,0 +1,497 @@
+// The container child: clone, id maps from the parent, then the plan's steps
+// as plain system calls. Nothing here throws or returns to the caller's
+// stack: every failure is written to the error pipe as (step, errno) and the
+// child exits. The steps name the syscall that failed ("mount /proc: ...").
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "den/error.h"
+#include "den/log.h"
+#include "den/runtime.h"
+
+// Fixed buffers, no allocation between clone and exec: paths longer than
+// PATH_MAX would fail at the syscall anyway, so truncation is acceptable.
+#pragma GCC diagnostic ignored "-Wformat-truncation"
+
+namespace den {
+
+namespace {
+
+struct ChildReport {
+  int err;
+  int exit_code;
+  char step[480];
+};
+
+int g_err_fd = -1;
+
+[[noreturn]] void child_fail(int exit_code, int err, const char* fmt_str, const char* arg = "") {
+  ChildReport r{};
+  r.err = err;
+  r.exit_code = exit_code;
+  std::snprintf(r.step, sizeof r.step, fmt_str, arg);
+  ssize_t n = ::write(g_err_fd, &r, sizeof r);
+  (void)n;
+  ::_exit(exit_code);
+}
+
+void mkdir_p(const char* path, mode_t mode) {
+  char buf[4096];
+  std::snprintf(buf, sizeof buf, "%s", path);
+  for (char* p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = 0;
+    ::mkdir(buf, mode);
+    *p = '/';
+  }
+  ::mkdir(buf, mode);
+}
+
+// Creates the mount target (directory, or empty file) inside the new root.
+void make_target(const char* full, bool is_file) {
+  if (!is_file) {
+    mkdir_p(full, 0755);
+    return;
+  }
+  char dir[4096];
+  std::snprintf(dir, sizeof dir, "%s", full);
+  if (char* slash = std::strrchr(dir, '/')) {
+    *slash = 0;
+    mkdir_p(dir, 0755);
+  }
+  struct stat st;
+  if (::lstat(full, &st) == 0) {
+    // /etc/hosts may be a symlink in some images: replace it by a file.
+    if (S_ISLNK(st.st_mode)) ::unlink(full);
+    else return;
+  }
+  int fd = ::open(full, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+}
+
+void mount_root(const RunPlan& p) {
+  if (p.root_kind == RunPlan::RootKind::Directory) {
+    if (::mount(p.rootfs.c_str(), p.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      child_fail(125, errno, "bind mount the root file system %s", p.rootfs.c_str());
+    return;
+  }
+  char data[4096 * 2];
+  if (p.root_kind == RunPlan::RootKind::NativeOverlay) {
+    std::snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s%s", p.lowerdirs.c_str(), p.upperdir.c_str(),
+                  p.workdir.c_str(), p.rootless ? ",userxattr" : "");
+    if (::mount("overlay", p.rootfs.c_str(), "overlay", 0, data) == 0) return;
+    if (p.mount_program.empty()) child_fail(125, errno, "mount overlay on %s", p.rootfs.c_str());
+  }
+  // fuse-overlayfs: it daemonizes once the mount is ready.
+  std::snprintf(data, sizeof data, "lowerdir=%s,upperdir=%s,workdir=%s", p.lowerdirs.c_str(), p.upperdir.c_str(),
+                p.workdir.c_str());
+  pid_t pid = ::fork();
+  if (pid < 0) child_fail(125, errno, "fork %s", p.mount_program.c_str());
+  if (pid == 0) {
+    int devnull = ::open("/dev/null", O_RDWR);
+    if (devnull >= 0) {
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+    }
+    ::execl(p.mount_program.c_str(), p.mount_program.c_str(), "-o", data, p.rootfs.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+    child_fail(125, 0, "mount the root file system with %s failed (is /dev/fuse usable? see den info)",
+               p.mount_program.c_str());
+}
+
+void do_mounts(const RunPlan& p) {
+  char full[4096];
+  for (const auto& m : p.mounts) {
+    std::snprintf(full, sizeof full, "%s%s", p.rootfs.c_str(), m.target.c_str());
+    make_target(full, m.is_file);
+    const char* src = m.source.c_str();
+    const char* type = m.fstype.empty() ? nullptr : m.fstype.c_str();
+    const char* data = m.data.empty() ? nullptr : m.data.c_str();
+    if (::mount(src, full, type, m.flags, data) != 0) {
+      int e = errno;
+      // sysfs needs a network namespace we own; bind the host's instead.
+      if (m.fstype == "sysfs" &&
+          ::mount("/sys", full, nullptr, MS_BIND | MS_REC, nullptr) == 0) {
+        ::mount(nullptr, full, nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_REC, nullptr);
+        continue;
+      }
+      // Without an IPC namespace we own, mqueue cannot be mounted: skip.
+      if (m.fstype == "mqueue") continue;
+      child_fail(125, e, "mount %s in container", m.target.c_str());
+    }
+    if (m.make_readonly) {
+      unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
+      if (::mount(nullptr, full, nullptr, flags, nullptr) != 0) {
+        // The source mount's locked flags (nosuid, nodev, ...) must be kept.
+        if (::mount(nullptr, full, nullptr, flags | MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) != 0 &&
+            ::mount(nullptr, full, nullptr, flags | MS_NOSUID | MS_NODEV, nullptr) != 0 &&
+            ::mount(nullptr, full, nullptr, flags | MS_NOSUID, nullptr) != 0)
+          child_fail(125, errno, "remount %s read-only", m.target.c_str());
+      }
+    }
+  }
+  // /dev links.
+  std::snprintf(full, sizeof full, "%s/dev", p.rootfs.c_str());
+  const char* links[][2] = {{"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+                            {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},       {"/proc/kcore", "core"}};
+  for (const auto& l : links) {
+    char path[4096];
+    std::snprintf(path, sizeof path, "%s/%s", full, l[1]);
+    ::symlink(l[0], path);
+  }
+}
+
+void pivot(const RunPlan& p) {
+  if (::chdir(p.rootfs.c_str()) != 0) child_fail(125, errno, "chdir %s", p.rootfs.c_str());
+  if (::syscall(SYS_pivot_root, ".", ".") != 0) child_fail(125, errno, "pivot_root %s", p.rootfs.c_str());
+  if (::umount2(".", MNT_DETACH) != 0) child_fail(125, errno, "detach the old root");
+  if (::chdir("/") != 0) child_fail(125, errno, "chdir /");
+}
+
+void mask_and_protect(const RunPlan& p) {
+  for (const auto& path : p.masked_paths) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) continue;
+    int r = S_ISDIR(st.st_mode) ? ::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, "size=0k")
+                                : ::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr);
+    if (r != 0) child_fail(125, errno, "mask %s", path.c_str());
+  }
+  for (const auto& path : p.readonly_paths) {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) continue;
+    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) != 0)
+      child_fail(125, errno, "bind %s", path.c_str());
+    if (::mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                nullptr) != 0 &&
+        ::mount(nullptr, path.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+      child_fail(125, errno, "make %s read-only", path.c_str());
+  }
+  if (p.readonly_root) {
+    if (::mount(nullptr, "/", nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+      child_fail(125, errno, "make the root file system read-only");
+  }
+}
+
+void loopback_up() {
+  int s = ::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return;
+  struct ifreq ifr {};
+  std::snprintf(ifr.ifr_name, sizeof ifr.ifr_name, "lo");
+  if (::ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    ::ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  ::close(s);
+}
+
+// Looks `name` up in a passwd/group style file: fields separated by ':', the
+// name in field 0, the id in field 2. Returns the line's fields via out.
+bool lookup_db(const char* file, const char* name, long id, char fields[7][256]) {
+  FILE* f = std::fopen(file, "re");
+  if (!f) return false;
+  char line[1024];
+  bool found = false;
+  while (std::fgets(line, sizeof line, f)) {
+    line[std::strcspn(line, "\n")] = 0;
+    int n = 0;
+    char* save = line;
+    for (char* tok = save; n < 7; n++) {
+      char* colon = tok ? std::strchr(tok, ':') : nullptr;
+      if (colon) *colon = 0;
+      std::snprintf(fields[n], 256, "%s", tok ? tok : "");
+      tok = colon ? colon + 1 : nullptr;
+    }
+    if ((name && std::strcmp(fields[0], name) == 0) || (!name && std::atol(fields[2]) == id)) {
+      found = true;
+      break;
+    }
+  }
+  std::fclose(f);
+  return found;
+}
+
+bool all_digits(const char* s) {
+  if (!*s) return false;
+  for (; *s; s++)
+    if (*s < '0' || *s > '9') return false;
+  return true;
+}
+
+struct Identity {
+  uid_t uid = 0;
+  gid_t gid = 0;
+  gid_t groups[64];
+  int ngroups = 0;
+  char home[256] = "/";
+};
+
+Identity resolve_user(const std::string& user) {
+  Identity id;
+  if (user.empty()) {
+    id.ngroups = 0;
+    char f[7][256];
+    if (lookup_db("/etc/passwd", nullptr, 0, f)) std::snprintf(id.home, sizeof id.home, "%s", f[5]);
+    return id;
+  }
+  char u[256], g[256] = "";
+  std::snprintf(u, sizeof u, "%s", user.c_str());
+  if (char* colon = std::strchr(u, ':')) {
+    *colon = 0;
+    std::snprintf(g, sizeof g, "%s", colon + 1);
+  }
+  char f[7][256];
+  bool have_pw = false;
+  if (all_digits(u)) {
+    id.uid = static_cast<uid_t>(std::atol(u));
+    have_pw = lookup_db("/etc/passwd", nullptr, id.uid, f);
+  } else {
+    have_pw = lookup_db("/etc/passwd", u, 0, f);
+    if (!have_pw) child_fail(126, 0, "unable to find user %s: no matching entries in passwd file", u);
+    id.uid = static_cast<uid_t>(std::atol(f[2]));
+  }
+  if (have_pw) {
+    id.gid = static_cast<gid_t>(std::atol(f[3]));
+    std::snprintf(id.home, sizeof id.home, "%s", f[5]);
+  }
+  if (g[0]) {
+    if (all_digits(g)) {
+      id.gid = static_cast<gid_t>(std::atol(g));
+    } else {
+      char gf[7][256];
+      if (!lookup_db("/etc/group", g, 0, gf))
+        child_fail(126, 0, "unable to find group %s: no matching entries in group file", g);
+      id.gid = static_cast<gid_t>(std::atol(gf[2]));
+    }
+  }
+  // Supplementary groups: every group in /etc/group listing the user.
+  if (have_pw) {
+    FILE* fp = std::fopen("/etc/group", "re");
+    char line[4096];
+    while (fp && std::fgets(line, sizeof line, fp) && id.ngroups < 64) {
+      line[std::strcspn(line, "\n")] = 0;
+      char* fields[4] = {line, nullptr, nullptr, nullptr};
+      for (int i = 1; i < 4; i++) {
+        char* c = fields[i - 1] ? std::strchr(fields[i - 1], ':') : nullptr;
+        if (c) {
+          *c = 0;
+          fields[i] = c + 1;
+        }
+      }
+      if (!fields[3]) continue;
+      for (char* m = std::strtok(fields[3], ","); m; m = std::strtok(nullptr, ","))
+        if (std::strcmp(m, f[0]) == 0) id.groups[id.ngroups++] = static_cast<gid_t>(std::atol(fields[2]));
+    }
+    if (fp) std::fclose(fp);
+  }
+  return id;
+}
+
+void drop_capabilities(uint64_t keep, bool to_nonroot) {
+  for (int cap = 0; cap <= 63; cap++) {
+    if (keep & (uint64_t{1} << cap)) continue;
+    if (::prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+      child_fail(125, errno, "drop capability %s from the bounding set", "");
+  }
+  if (to_nonroot) return;  // setuid to non-root clears the rest
+  struct __user_cap_header_struct hdr {
+    _LINUX_CAPABILITY_VERSION_3, 0
+  };
+  struct __user_cap_data_struct data[2] {};
+  for (int i = 0; i < 2; i++) {
+    uint32_t word = static_cast<uint32_t>(keep >> (32 * i));
+    data[i].effective = word;
+    data[i].permitted = word;
+    data[i].inheritable = 0;
+  }
+  if (::syscall(SYS_capset, &hdr, data) != 0) child_fail(125, errno, "set capabilities");
+}
+
+[[noreturn]] void exec_in_path(const RunPlan& p, char* const argv[], char* const envp[]) {
+  const char* file = argv[0];
+  if (std::strchr(file, '/')) {
+    ::execve(file, argv, envp);
+    int e = errno;
+    child_fail(e == ENOENT ? 127 : 126, e, "exec %s", file);
+  }
+  const char* path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+  for (int i = 0; envp[i]; i++)
+    if (std::strncmp(envp[i], "PATH=", 5) == 0) path = envp[i] + 5;
+  bool eacces = false;
+  char buf[4096];
+  const char* dir = path;
+  while (true) {
+    const char* end = std::strchr(dir, ':');
+    size_t len = end ? static_cast<size_t>(end - dir) : std::strlen(dir);
+    std::snprintf(buf, sizeof buf, "%.*s/%s", static_cast<int>(len), len ? dir : ".", file);
+    ::execve(buf, argv, envp);
+    if (errno == EACCES) eacces = true;
+    if (!end) break;
+    dir = end + 1;
+  }
+  (void)p;
+  if (eacces) child_fail(126, EACCES, "exec %s", file);
+  child_fail(127, 0, "exec %s: executable file not found in $PATH", file);
+}
+
+[[noreturn]] void child_main(const RunPlan& p, const ChildStdio& io, int sync_fd, char* const argv[],
+                             char* const envp[]) {
+  char c;
+  if (::read(sync_fd, &c, 1) != 1) ::_exit(125);  // parent gave up
+  ::close(sync_fd);
+  if (p.rootless) {
+    if (::setresgid(0, 0, 0) != 0) child_fail(125, errno, "setresgid(0)");
+    if (::setresuid(0, 0, 0) != 0) child_fail(125, errno, "setresuid(0)");
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    child_fail(125, errno, "make / private");
+  mount_root(p);
+  do_mounts(p);
+  pivot(p);
+  mask_and_protect(p);
+  if (!p.hostname.empty() && ::sethostname(p.hostname.c_str(), p.hostname.size()) != 0)
+    child_fail(125, errno, "sethostname %s", p.hostname.c_str());
+  if (p.bring_up_loopback && (p.clone_flags & CLONE_NEWNET)) loopback_up();
+  for (const auto& r : p.rlimits) {
+    struct rlimit rl {
+      r.soft, r.hard
+    };
+    if (::setrlimit(r.resource, &rl) != 0) child_fail(125, errno, "setrlimit");
+  }
+  Identity id = resolve_user(p.user);
+  if (::chdir(p.cwd.c_str()) != 0) {
+    mkdir_p(p.cwd.c_str(), 0755);
+    if (::chdir(p.cwd.c_str()) != 0) child_fail(125, errno, "chdir to the working directory %s", p.cwd.c_str());
+  }
+  // Standard streams.
+  if (p.tty && io.tty_slave >= 0) {
+    ::setsid();
+    if (::ioctl(io.tty_slave, TIOCSCTTY, 0) != 0) child_fail(125, errno, "set the controlling terminal");
+    ::dup2(io.tty_slave, 0);
+    ::dup2(io.tty_slave, 1);
+    ::dup2(io.tty_slave, 2);
+  } else {
+    ::setsid();
+    if (io.in >= 0) ::dup2(io.in, 0);
+    if (io.out >= 0) ::dup2(io.out, 1);
+    if (io.err >= 0) ::dup2(io.err, 2);
+  }
+  // Everything else is closed on exec (O_CLOEXEC everywhere in den), but be
+  // sure for inherited descriptors.
+  ::syscall(SYS_close_range, 3, ~0U, 4 /* CLOSE_RANGE_CLOEXEC */);
+  if (p.no_new_privileges && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    child_fail(125, errno, "set no_new_privs");
+  drop_capabilities(p.capabilities, id.uid != 0);
+  if (::setgroups(static_cast<size_t>(id.ngroups), id.groups) != 0 && errno != EPERM)
+    child_fail(125, errno, "setgroups");
+  if (::setresgid(id.gid, id.gid, id.gid) != 0) child_fail(125, errno, "setresgid %s", p.user.c_str());
+  if (::setresuid(id.uid, id.uid, id.uid) != 0) child_fail(125, errno, "setresuid %s", p.user.c_str());
+  // Default HOME from passwd unless set.
+  bool has_home = false;
+  for (int i = 0; envp[i]; i++)
+    if (std::strncmp(envp[i], "HOME=", 5) == 0) has_home = true;
+  if (!has_home) {
+    static char home[300];
+    std::snprintf(home, sizeof home, "HOME=%s", id.home);
+    int n = 0;
+    while (envp[n]) n++;
+    // envp was allocated with one spare slot for HOME.
+    const_cast<char**>(envp)[n] = home;
+    const_cast<char**>(envp)[n + 1] = nullptr;
+  }
+  ::signal(SIGPIPE, SIG_DFL);
+  exec_in_path(p, argv, envp);
+}
+
+}  // namespace
+
+pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* error,
+                      const std::function<void(pid_t)>& after_clone) {
+  log::Phase phase("runtime: spawn");
+  // Everything the child needs, prepared before the clone.
+  std::vector<char*> argv, envp;
+  for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  envp.push_back(nullptr);  // spare slot for HOME
+
+  int sync[2], errp[2];
+  if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, plan.clone_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0) {
+    int e = errno;
+    ::close(sync[0]);
+    ::close(sync[1]);
+    ::close(errp[0]);
+    ::close(errp[1]);
+    throw sys_error("clone the container process (are unprivileged user namespaces enabled?)", e);
+  }
+  if (pid == 0) {
+    ::close(sync[1]);
+    ::close(errp[0]);
+    g_err_fd = errp[1];
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    child_main(plan, stdio, sync[0], argv.data(), envp.data());
+  }
+  ::close(sync[0]);
+  ::close(errp[1]);
+  auto kill_child = [&] {
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  };
+  try {
+    if (plan.rootless) write_id_maps(pid, plan.idmap);
+    if (after_clone) after_clone(pid);
+  } catch (...) {
+    ::close(sync[1]);
+    ::close(errp[0]);
+    kill_child();
+    throw;
+  }
+  char go = 'g';
+  ssize_t n = ::write(sync[1], &go, 1);
+  (void)n;
+  ::close(sync[1]);
+  ChildReport r{};
+  ssize_t got;
+  do {
+    got = ::read(errp[0], &r, sizeof r);
+  } while (got < 0 && errno == EINTR);
+  ::close(errp[0]);
+  if (got == 0) return pid;  // exec happened: the pipe closed on exec
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (error) {
+    error->step = got == static_cast<ssize_t>(sizeof r) ? r.step : "container process died during setup";
+    error->err = got == static_cast<ssize_t>(sizeof r) ? r.err : 0;
+    error->exit_code = got == static_cast<ssize_t>(sizeof r) ? r.exit_code : 125;
+  }
+  return -1;
+}
+
+}  // namespace den
