@@ -249,20 +249,6 @@ void register_image_commands(std::vector<Command>& t) {
                "den image inspect bb\nden image inspect -f '{{json .Config.Cmd}}' bb",
                {{"format", 'f', OptKind::Value, "string", "Format output using a Go template", ""}},
                false, 1, -1, cmd_image_inspect});
-  t.push_back({{{"inspect"}},
-               "[OPTIONS] NAME|ID [NAME|ID...]",
-               "Return low-level information on den objects",
-               "den inspect bb\nden inspect -f '{{.Id}}' bb",
-               {{"format", 'f', OptKind::Value, "string", "Format output using a Go template", ""},
-                {"type", 0, OptKind::Value, "string", "Return JSON for specified type (image)", ""},
-                {"size", 's', OptKind::Bool, "", "Display total file sizes if the type is container", ""}},
-               false, 1, -1, [](Context& ctx, const Args& a) {
-                 std::string type = a.value("type", "image");
-                 if (type != "image")
-                   throw Error(fmt::format("unknown --type \"{}\": only images can be inspected so far", type),
-                               Errc::Invalid);
-                 return cmd_image_inspect(ctx, a);
-               }});
   t.push_back({{{"tag"}, {"image", "tag"}},
                "SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
                "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",

@@ -132,6 +132,7 @@ std::vector<std::pair<std::string, std::string>> man_pages() {
 
 const std::vector<Group>& groups() {
   static const std::vector<Group> g = {
+      {"container", "Manage containers"},
       {"image", "Manage images"},
       {"system", "Manage den"},
   };
@@ -144,6 +145,7 @@ const std::vector<Command>& command_table() {
     register_system_commands(t);
     register_image_commands(t);
     register_transfer_commands(t);
+    register_container_commands(t);
     return t;
   }();
   return table;

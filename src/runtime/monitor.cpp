@@ -670,11 +670,15 @@ StartResult start_container(ContainerStore& cs, const std::string& id, int attac
   int st;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
+  // The monitor writes one message ("ok PID" or "err CODE TEXT") in a single
+  // write, and keeps the pipe open while the container runs.
   std::string msg;
-  char buf[1024];
+  char buf[4096];
   ssize_t n;
-  while ((n = ::read(ready[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) msg.append(buf, static_cast<size_t>(n));
+  do {
+    n = ::read(ready[0], buf, sizeof buf);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) msg.assign(buf, static_cast<size_t>(n));
   ::close(ready[0]);
   StartResult r;
   if (msg.rfind("ok ", 0) == 0) {

@@ -24,9 +24,13 @@
 //   - printing like Go's fmt %v: integers without ".0", floats in Go's
 //     shortest %g form, arrays as [a b], objects as map[k:v] (sorted keys),
 //     null as <nil>, a missing map key as <no value>
-//   - errors like Go's: "template: :LINE:COL: msg" (parse errors carry a
-//     column too, which Go omits) and "template: :1:2: executing "" at
-//     <.X>: ..." for execution errors
+//   - errors like Go's, as den::Error(Errc::Invalid): parse errors are
+//     "template: :LINE:COL: msg" (Go omits the column; columns are 0-based
+//     byte offsets as in Go's execution errors), except Go's
+//     'template: :1: function "foo" not defined'; a missing {{end}} is
+//     "unexpected EOF: missing {{end}} for {{if}}"; execution errors are
+//     'template: :1:2: executing "" at <.X>: ...'. Nesting deeper than 1000
+//     is rejected ("max expression depth exceeded") to protect the stack.
 //
 // Deliberate differences (JSON carries less type information than Go):
 //   - integers and floats compare and format interchangeably (Go would say
@@ -977,6 +981,8 @@ class Parser {
   size_t i_ = 0;
   std::vector<std::string> vars_{"$"};  // variables in scope
   int range_depth_ = 0;
+  static constexpr int kMaxDepth = 1000;
+  int depth_ = 0;  // nesting of control structures and pipelines, bounded to protect the stack
   size_t stop_pos_ = 0;
 
   const Token& peek() const {
@@ -1073,6 +1079,7 @@ class Parser {
 
   // {{if|with|range pipeline}} list [{{else [if|with ...]}} list] {{end}}
   Node parse_control(Node::Kind kind, const Token& keyword) {
+    if (++depth_ > kMaxDepth) fail(keyword.pos, "max expression depth exceeded");
     size_t mark = vars_.size();
     Node n;
     n.kind = kind;
@@ -1096,6 +1103,7 @@ class Parser {
     }
     if (stop == Stop::Eof) fail(stop_pos_, "unexpected EOF: missing {{end}} for {{" + keyword.val + "}}");
     vars_.resize(mark);
+    depth_--;
     return n;
   }
 
@@ -1113,6 +1121,7 @@ class Parser {
   Pipe parse_pipeline(const std::string& context, Tok end, bool is_range) {
     Pipe p;
     p.pos = peek_non_space().pos;
+    if (++depth_ > kMaxDepth) fail(p.pos, "max expression depth exceeded");
     parse_declarations(p, context, is_range);
     for (;;) {
       const Token& t = next_non_space();
@@ -1129,6 +1138,7 @@ class Parser {
       if (first == Operand::Dot || first == Operand::Nil || first == Operand::Literal)
         fail(p.cmds[k].pos, fmt::format("non executable command in pipeline stage {}", k + 1));
     }
+    depth_--;
     return p;
   }
 
@@ -1341,11 +1351,11 @@ class Exec {
       if (v->is_object()) sorted = sorted_items(*v);
     } else if (v && v->is_number_integer()) {  // Go 1.22: range over an int
       if (n.pipe.decl.size() > 1)
-        fail(n.pipe.pos, end, "can't use " + go_print(*v) + " to iterate over more than one variable");
-      int64_t limit = v->is_number_unsigned() ? INT64_MAX : v->get<int64_t>();
-      count = static_cast<size_t>(std::max<int64_t>(0, limit));
+        fail(n.pipe.cmds.front().pos, end, "can't use " + go_print(*v) + " to iterate over more than one variable");
+      bool negative = !v->is_number_unsigned() && v->get<int64_t>() < 0;
+      count = negative ? 0 : v->get<size_t>();
     } else if (v && !v->is_null()) {
-      fail(n.pipe.pos, end, "range can't iterate over " + go_print(*v));
+      fail(n.pipe.cmds.front().pos, end, "range can't iterate over " + go_print(*v));
     }
     if (count == 0) {
       Flow f = walk(n.else_list, dot);

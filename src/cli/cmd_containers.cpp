@@ -1,0 +1,1081 @@
+// Container commands: run, create, start, stop, kill, restart, rm, ps, logs,
+// wait, rename, container prune, inspect.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <regex>
+
+#include "cli.h"
+#include "den/container.h"
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/image.h"
+#include "den/log.h"
+#include "den/monitor.h"
+#include "den/reference.h"
+#include "den/strings.h"
+#include "den/timefmt.h"
+
+namespace den::cli {
+
+namespace {
+
+const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+std::vector<Option> create_options() {
+  return {
+      {"annotation", 0, OptKind::List, "list", "Add an annotation to the container", ""},
+      {"cap-add", 0, OptKind::List, "list", "Add Linux capabilities", ""},
+      {"cap-drop", 0, OptKind::List, "list", "Drop Linux capabilities", ""},
+      {"cidfile", 0, OptKind::Value, "string", "Write the container ID to the file", ""},
+      {"detach", 'd', OptKind::Bool, "", "Run container in background and print container ID", ""},
+      {"entrypoint", 0, OptKind::Value, "string", "Overwrite the default ENTRYPOINT of the image", ""},
+      {"env", 'e', OptKind::List, "list", "Set environment variables", ""},
+      {"env-file", 0, OptKind::List, "list", "Read in a file of environment variables", ""},
+      {"hostname", 'h', OptKind::Value, "string", "Container host name", ""},
+      {"init", 0, OptKind::Bool, "", "Run an init inside the container that forwards signals and reaps processes", ""},
+      {"interactive", 'i', OptKind::Bool, "", "Keep STDIN open even if not attached", ""},
+      {"ipc", 0, OptKind::Value, "string", "IPC mode to use: private, host, container:NAME", ""},
+      {"label", 'l', OptKind::List, "list", "Set meta data on a container", ""},
+      {"log-driver", 0, OptKind::Value, "string", "Logging driver: k8s-file, none", "\"k8s-file\""},
+      {"name", 0, OptKind::Value, "string", "Assign a name to the container", ""},
+      {"network", 0, OptKind::Value, "string", "Connect a container to a network: none, host, slirp4netns",
+       "\"slirp4netns\""},
+      {"net", 0, OptKind::Value, "string", "Alias for --network", "", true},
+      {"pid", 0, OptKind::Value, "string", "PID namespace to use: private, host, container:NAME", ""},
+      {"privileged", 0, OptKind::Bool, "", "Give extended privileges to this container", ""},
+      {"pull", 0, OptKind::Value, "string", "Pull image before running: never, missing", "\"missing\""},
+      {"read-only", 0, OptKind::Bool, "", "Mount the container's root filesystem as read only", ""},
+      {"restart", 0, OptKind::Value, "string", "Restart policy: no, on-failure[:N], always, unless-stopped", "\"no\""},
+      {"rm", 0, OptKind::Bool, "", "Automatically remove the container when it exits", ""},
+      {"rootfs", 0, OptKind::Bool, "", "The first argument is a directory to use as the root file system", ""},
+      {"security-opt", 0, OptKind::List, "list", "Security options: no-new-privileges", ""},
+      {"shm-size", 0, OptKind::Value, "bytes", "Size of /dev/shm", "64m"},
+      {"stop-signal", 0, OptKind::Value, "string", "Signal to stop the container", "\"SIGTERM\""},
+      {"stop-timeout", 0, OptKind::Value, "int", "Timeout (in seconds) to stop a container", "10"},
+      {"tmpfs", 0, OptKind::List, "list", "Mount a tmpfs directory: /path[:options]", ""},
+      {"tty", 't', OptKind::Bool, "", "Allocate a pseudo-TTY", ""},
+      {"ulimit", 0, OptKind::List, "ulimit", "Ulimit options: name=soft[:hard]", ""},
+      {"user", 'u', OptKind::Value, "string", "Username or UID (format: <name|uid>[:<group|gid>])", ""},
+      {"uts", 0, OptKind::Value, "string", "UTS namespace to use: private, host", ""},
+      {"workdir", 'w', OptKind::Value, "string", "Working directory inside the container", ""},
+      {"sig-proxy", 0, OptKind::Bool, "", "Proxy received signals to the process", "true"},
+      {"detach-keys", 0, OptKind::Value, "string", "Override the key sequence for detaching a container", ""},
+  };
+}
+
+void add_env(std::vector<std::string>& env, const std::string& kv) {
+  auto eq = kv.find('=');
+  std::string key = kv.substr(0, eq);
+  std::string entry = kv;
+  if (eq == std::string::npos) {
+    const char* v = std::getenv(key.c_str());
+    if (!v) return;  // docker: -e VAR without value takes the host's, or nothing
+    entry = key + "=" + v;
+  }
+  for (auto& e : env)
+    if (e.compare(0, key.size() + 1, key + "=") == 0) {
+      e = entry;
+      return;
+    }
+  env.push_back(entry);
+}
+
+std::vector<std::string> read_env_file(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (Error& e) {
+    throw e.context("--env-file");
+  }
+  std::vector<std::string> out;
+  int lineno = 0;
+  for (const auto& raw : split(text, '\n')) {
+    lineno++;
+    std::string line = trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    std::string key = line.substr(0, line.find('='));
+    if (key.empty() || key.find_first_of(" \t") != std::string::npos)
+      throw Error(fmt::format("invalid line {} in env file {}: \"{}\" (expected KEY=VALUE, and no spaces in KEY)",
+                              lineno, path, line),
+                  Errc::Invalid);
+    out.push_back(line);
+  }
+  return out;
+}
+
+// Builds the container config from run/create flags and the image (docker's
+// override rules: --entrypoint resets the image's Cmd, arguments after the
+// image replace Cmd, -e after --env-file after the image's Env).
+ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::string> rest) {
+  Store& store = ctx.store();
+  const Config& cfg = ctx.config();
+  ContainerConfig c;
+  c.created = now_nanos();
+  Json image_cfg = Json::object();
+  std::string first = rest.front();
+  rest.erase(rest.begin());
+  if (a.flag("rootfs")) {
+    char real[4096];
+    if (!::realpath(first.c_str(), real) || !is_dir(real))
+      throw Error(fmt::format("--rootfs {}: not a directory", first), Errc::Invalid);
+    c.rootfs = real;
+    c.image_name = real;
+  } else {
+    std::string pull = a.value("pull", "missing");
+    if (pull != "missing" && pull != "never" && pull != "always" && pull != "newer")
+      throw Error(fmt::format("invalid --pull \"{}\": use always, missing, never or newer", pull), Errc::Invalid);
+    auto img = store.find_image(first);
+    if (!img) {
+      parse_reference(first);  // a clear error for bad references
+      throw Error(fmt::format("Unable to find image '{}' locally, and den cannot pull yet: load it with 'den load' "
+                              "or 'den import'",
+                              first),
+                  Errc::NotFound);
+    }
+    c.image_id = img->id;
+    c.image_name = first;
+    Json full = load_image_config(store, *img);
+    if (full.contains("config") && full["config"].is_object()) image_cfg = full["config"];
+  }
+  auto strings_of = [](const Json& j, const char* key) {
+    std::vector<std::string> out;
+    if (j.contains(key) && j[key].is_array())
+      for (const auto& e : j[key])
+        if (e.is_string()) out.push_back(e.get<std::string>());
+    return out;
+  };
+  // Entrypoint and command.
+  if (a.has("entrypoint")) {
+    std::string ep = a.value("entrypoint");
+    if (!ep.empty()) {
+      Json j = Json::parse(ep, nullptr, false);
+      if (!j.is_discarded() && j.is_array())
+        for (const auto& e : j) c.entrypoint.push_back(e.get<std::string>());
+      else
+        c.entrypoint = {ep};
+    }
+  } else {
+    c.entrypoint = strings_of(image_cfg, "Entrypoint");
+  }
+  if (!rest.empty())
+    c.cmd = rest;
+  else if (!a.has("entrypoint"))
+    c.cmd = strings_of(image_cfg, "Cmd");
+  if (c.entrypoint.empty() && c.cmd.empty())
+    throw Error("no command specified: give one after the image name (the image has no Cmd or Entrypoint)",
+                Errc::Invalid);
+
+  // Environment.
+  c.env = strings_of(image_cfg, "Env");
+  bool has_path = std::any_of(c.env.begin(), c.env.end(), [](const std::string& e) { return e.rfind("PATH=", 0) == 0; });
+  if (!has_path) c.env.insert(c.env.begin(), kDefaultPath);
+  for (const auto& f : a.list("env-file"))
+    for (const auto& kv : read_env_file(f)) add_env(c.env, kv);
+  for (const auto& kv : a.list("env")) add_env(c.env, kv);
+
+  c.workdir = a.value("workdir", image_cfg.value("WorkingDir", ""));
+  c.user = a.value("user", image_cfg.value("User", ""));
+  c.tty = a.flag("tty");
+  c.stdin_open = a.flag("interactive");
+  c.init = a.flag("init");
+  c.name = a.value("name");
+  c.hostname = a.value("hostname");
+  if (c.tty) add_env(c.env, "TERM=xterm");
+  c.network = a.value("network", a.value("net", "slirp4netns"));
+  if (c.network == "default" || c.network == "bridge") c.network = "slirp4netns";
+  if (c.network != "none" && c.network != "host" && c.network != "slirp4netns")
+    throw Error(fmt::format("unsupported --network \"{}\": use none, host or slirp4netns", c.network),
+                Errc::Unsupported);
+  c.ipc = a.value("ipc", "private");
+  c.pid = a.value("pid", "private");
+  c.uts = a.value("uts", "private");
+  for (const auto& [opt, val] : {std::pair{"ipc", c.ipc}, {"pid", c.pid}, {"uts", c.uts}})
+    if (val != "private" && val != "host" && val != "" && !(std::string(opt) != "uts" && val.rfind("container:", 0) == 0))
+      throw Error(fmt::format("invalid --{} \"{}\": use private or host", opt, val), Errc::Invalid);
+  for (const auto& [opt, val] : {std::pair{"ipc", c.ipc}, {"pid", c.pid}})
+    if (val.rfind("container:", 0) == 0)
+      throw Error(fmt::format("--{} container:NAME is not supported yet", opt), Errc::Unsupported);
+  c.privileged = a.flag("privileged");
+  c.cap_add = a.list("cap-add");
+  c.cap_drop = a.list("cap-drop");
+  c.read_only = a.flag("read-only");
+  for (const auto& so : a.list("security-opt")) {
+    if (so == "no-new-privileges" || so == "no-new-privileges:true" || so == "no-new-privileges=true")
+      c.no_new_privileges = true;
+    else if (so == "no-new-privileges:false" || so == "no-new-privileges=false")
+      c.no_new_privileges = false;
+    else
+      throw Error(fmt::format("unsupported --security-opt \"{}\": den knows no-new-privileges", so), Errc::Unsupported);
+  }
+  for (const auto& t : a.list("tmpfs")) {
+    auto [dst, opts] = split_once(t, ':');
+    if (dst.empty() || dst[0] != '/') throw Error(fmt::format("invalid --tmpfs \"{}\": the path must be absolute", t), Errc::Invalid);
+    MountSpec m{"tmpfs", "tmpfs", dst, opts.empty() ? std::vector<std::string>{} : split(opts, ',')};
+    c.mounts.push_back(m);
+  }
+  for (const auto& u : a.list("ulimit")) {
+    bool found = false;
+    auto [name, vals] = split_once(u, '=', &found);
+    auto [soft, hard] = split_once(vals, ':');
+    auto num = [&](const std::string& s) -> int64_t {
+      if (s == "-1" || s == "unlimited") return -1;
+      if (s.empty() || !std::all_of(s.begin(), s.end(), ::isdigit))
+        throw Error(fmt::format("invalid --ulimit \"{}\": use name=soft[:hard]", u), Errc::Invalid);
+      return std::stoll(s);
+    };
+    if (!found) throw Error(fmt::format("invalid --ulimit \"{}\": use name=soft[:hard]", u), Errc::Invalid);
+    int64_t s = num(soft), h = hard.empty() ? s : num(hard);
+    c.ulimits.push_back({name, s, h});
+  }
+  if (a.has("shm-size")) {
+    auto b = parse_ram_bytes(a.value("shm-size"));
+    if (!b || *b <= 0) throw Error(fmt::format("invalid --shm-size \"{}\"", a.value("shm-size")), Errc::Invalid);
+    c.shm_size = *b;
+  }
+  if (image_cfg.contains("Labels") && image_cfg["Labels"].is_object())
+    for (auto it = image_cfg["Labels"].begin(); it != image_cfg["Labels"].end(); ++it)
+      if (it.value().is_string()) c.labels[it.key()] = it.value().get<std::string>();
+  for (const auto& l : a.list("label")) {
+    auto [k, v] = split_once(l, '=');
+    c.labels[k] = v;
+  }
+  for (const auto& l : a.list("annotation")) {
+    auto [k, v] = split_once(l, '=');
+    c.annotations[k] = v;
+  }
+  std::string restart = a.value("restart", "no");
+  {
+    auto [name, n] = split_once(restart, ':');
+    if (name != "no" && name != "always" && name != "on-failure" && name != "unless-stopped")
+      throw Error(fmt::format("invalid --restart \"{}\": use no, always, on-failure[:N] or unless-stopped", restart),
+                  Errc::Invalid);
+    c.restart.name = name;
+    if (!n.empty()) {
+      if (name != "on-failure" || !std::all_of(n.begin(), n.end(), ::isdigit))
+        throw Error(fmt::format("invalid --restart \"{}\": only on-failure takes a retry count", restart),
+                    Errc::Invalid);
+      c.restart.max_retries = std::stoi(n);
+    }
+  }
+  c.auto_remove = a.flag("rm");
+  if (c.auto_remove && c.restart.name != "no")
+    throw Error("--restart and --rm cannot be used together", Errc::Invalid);
+  c.stop_signal = a.value("stop-signal", image_cfg.value("StopSignal", "SIGTERM"));
+  parse_signal(c.stop_signal);
+  c.stop_timeout = ctx.config().stop_timeout;
+  if (a.has("stop-timeout")) {
+    std::string t = a.value("stop-timeout");
+    if (t.empty() || !std::all_of(t.begin(), t.end(), ::isdigit))
+      throw Error(fmt::format("invalid --stop-timeout \"{}\"", t), Errc::Invalid);
+    c.stop_timeout = std::stoi(t);
+  }
+  c.log_driver = a.value("log-driver", cfg.log_driver);
+  if (c.log_driver == "json-file") c.log_driver = "k8s-file";
+  if (c.log_driver != "k8s-file" && c.log_driver != "none")
+    throw Error(fmt::format("unsupported --log-driver \"{}\": use k8s-file or none", c.log_driver), Errc::Unsupported);
+  if (image_cfg.contains("ExposedPorts") && image_cfg["ExposedPorts"].is_object())
+    for (auto it = image_cfg["ExposedPorts"].begin(); it != image_cfg["ExposedPorts"].end(); ++it)
+      c.exposed_ports.push_back(it.key());
+  return c;
+}
+
+// ---- attach client -----------------------------------------------------------
+
+struct RawTerminal {
+  bool active = false;
+  struct termios saved {};
+  void enable() {
+    if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved) != 0) return;
+    struct termios raw = saved;
+    ::cfmakeraw(&raw);
+    if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) active = true;
+  }
+  ~RawTerminal() {
+    if (active) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
+  }
+};
+
+std::string window_size() {
+  struct winsize ws {};
+  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0) return "";
+  return fmt::format("{} {}", ws.ws_row, ws.ws_col);
+}
+
+// Relays between our stdio and the monitor. Returns the container's exit code
+// or -1 when the user detached (ctrl-p ctrl-q).
+int attach_relay(int fd, bool tty, bool send_stdin, pid_t container_pid, bool sig_proxy) {
+  RawTerminal raw;
+  if (tty && send_stdin) raw.enable();
+  sigset_t mask;
+  sigemptyset(&mask);
+  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&mask, s);
+  sigprocmask(SIG_BLOCK, &mask, nullptr);
+  int sigfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
+  if (tty) {
+    std::string ws = window_size();
+    if (!ws.empty()) write_frame(fd, Frame::Resize, ws);
+  }
+  bool stdin_open = send_stdin;
+  int detach_state = 0;  // ctrl-p seen
+  int exit_code = 0;
+  bool have_exit = false;
+  for (;;) {
+    struct pollfd p[3] = {{fd, POLLIN, 0}, {sigfd, POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
+    if (::poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (p[1].revents & POLLIN) {
+      struct signalfd_siginfo si;
+      if (::read(sigfd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGWINCH) {
+          std::string ws = window_size();
+          if (!ws.empty()) write_frame(fd, Frame::Resize, ws);
+        } else if (sig_proxy && container_pid > 0) {
+          ::kill(container_pid, static_cast<int>(si.ssi_signo));
+        }
+      }
+    }
+    if (p[2].revents & (POLLIN | POLLHUP)) {
+      char buf[8192];
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n <= 0) {
+        stdin_open = false;
+        write_frame(fd, Frame::StdinEof, "");
+      } else {
+        std::string data(buf, static_cast<size_t>(n));
+        if (tty) {
+          // docker's default detach keys: ctrl-p ctrl-q.
+          for (char ch : data) {
+            if (detach_state == 1 && ch == 0x11) return -1;
+            detach_state = ch == 0x10 ? 1 : 0;
+          }
+        }
+        write_frame(fd, Frame::Stdin, data);
+      }
+    }
+    if (p[0].revents & (POLLIN | POLLHUP)) {
+      Frame t;
+      std::string payload;
+      if (!read_frame(fd, &t, &payload)) break;
+      if (t == Frame::Stdout) write_all(STDOUT_FILENO, payload);
+      else if (t == Frame::Stderr) write_all(STDERR_FILENO, payload);
+      else if (t == Frame::Error) {
+        std::string line = "Error: " + payload + "\n";
+        write_all(STDERR_FILENO, line);
+      } else if (t == Frame::Exit) {
+        exit_code = std::atoi(payload.c_str());
+        have_exit = true;
+        break;
+      }
+    }
+  }
+  ::close(sigfd);
+  sigprocmask(SIG_UNBLOCK, &mask, nullptr);
+  return have_exit ? exit_code : 125;
+}
+
+// ---- commands ----------------------------------------------------------------
+
+ContainerStore containers(Context& ctx) { return ContainerStore(ctx.store()); }
+
+int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
+  log::Phase phase(run ? "run" : "create");
+  ContainerConfig c = config_from_flags(ctx, a, a.positional);
+  ContainerStore cs = containers(ctx);
+  c = cs.create(c);
+  if (a.has("cidfile")) {
+    std::string f = a.value("cidfile");
+    int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      int e = errno;
+      remove_container(cs, c.id);
+      throw sys_error("--cidfile " + f, e);
+    }
+    UniqueFd g(fd);
+    write_all(fd, c.id);
+  }
+  if (!run) {
+    out(c.id + "\n");
+    return 0;
+  }
+  bool detach = a.flag("detach");
+  int sv[2] = {-1, -1};
+  if (!detach && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw sys_error("socketpair");
+  StartResult r = start_container(cs, c.id, detach ? -1 : sv[1]);
+  if (detach) {
+    if (!r.ok) {
+      if (c.auto_remove) {
+        try {
+          remove_container(cs, c.id);
+        } catch (...) {
+        }
+      }
+      throw Error(r.error).with_exit_code(r.exit_code);
+    }
+    out(c.id + "\n");
+    return 0;
+  }
+  int code = attach_relay(sv[0], c.tty, c.stdin_open, r.pid, a.value("sig-proxy", "true") == "true");
+  ::close(sv[0]);
+  if (code == -1) return 0;  // detached
+  if (!r.ok && code == 0) code = r.exit_code;
+  return code;
+}
+
+int cmd_start(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  bool attach = a.flag("attach");
+  if (attach && a.positional.size() > 1)
+    throw Error("you cannot start and attach multiple containers at once", Errc::Invalid);
+  int rc = 0;
+  for (const auto& arg : a.positional) {
+    std::string id = cs.resolve(arg);
+    ContainerState st = cs.state(id);
+    if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) {
+      if (!attach) out(arg + "\n");
+      continue;
+    }
+    {
+      FileLock l = cs.lock(id);
+      st = cs.state(id);
+      st.stopped_by_user = false;
+      cs.save_state(id, st);
+    }
+    ContainerConfig c = cs.config(id);
+    int sv[2] = {-1, -1};
+    if (attach && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw sys_error("socketpair");
+    StartResult r = start_container(cs, id, attach ? sv[1] : -1);
+    if (attach) {
+      int code = attach_relay(sv[0], c.tty, a.flag("interactive") && c.stdin_open, r.pid, true);
+      ::close(sv[0]);
+      return code < 0 ? 0 : code;
+    }
+    if (!r.ok) throw Error(fmt::format("unable to start container \"{}\": {}", arg, r.error)).with_exit_code(r.exit_code);
+    out(arg + "\n");
+  }
+  return rc;
+}
+
+// Stops one container: stop signal, wait, SIGKILL.
+void stop_one(ContainerStore& cs, const std::string& id, int timeout, int sig) {
+  {
+    FileLock l = cs.lock(id);
+    ContainerState st = cs.state(id);
+    st.stopped_by_user = true;
+    cs.save_state(id, st);
+  }
+  ContainerState st = cs.state(id);
+  if (st.status != ContainerStatus::Running && st.status != ContainerStatus::Paused) return;
+  if (st.pid > 0) ::kill(st.pid, sig);
+  if (wait_for_exit(cs, id, timeout * 1000, &st)) return;
+  log::debug("stop: {} did not exit after {} s, sending SIGKILL", id.substr(0, 12), timeout);
+  if (st.pid > 0) ::kill(st.pid, SIGKILL);
+  wait_for_exit(cs, id, -1, &st);
+}
+
+int cmd_stop(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  int rc = 0;
+  for (const auto& arg : a.positional) {
+    try {
+      std::string id = cs.resolve(arg);
+      ContainerConfig c = cs.config(id);
+      int timeout = a.has("time") ? std::stoi(a.value("time")) : c.stop_timeout;
+      stop_one(cs, id, timeout, parse_signal(c.stop_signal));
+      out(arg + "\n");
+    } catch (const Error& e) {
+      std::string line = fmt::format("Error: {}\n", e.what());
+      write_all(STDERR_FILENO, line);
+      rc = kExitEngine;
+    }
+  }
+  return rc;
+}
+
+int cmd_kill(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  int sig = parse_signal(a.value("signal", "SIGKILL"));
+  int rc = 0;
+  for (const auto& arg : a.positional) {
+    try {
+      std::string id = cs.resolve(arg);
+      ContainerState st = cs.state(id);
+      if (st.status != ContainerStatus::Running && st.status != ContainerStatus::Paused)
+        throw Error(fmt::format("cannot kill container {}: it is not running", arg), Errc::Invalid);
+      if (sig == SIGKILL || sig == SIGTERM || sig == SIGINT) {
+        FileLock l = cs.lock(id);
+        ContainerState s2 = cs.state(id);
+        s2.stopped_by_user = true;
+        cs.save_state(id, s2);
+      }
+      if (::kill(st.pid, sig) != 0) throw sys_error("kill " + arg);
+      out(arg + "\n");
+    } catch (const Error& e) {
+      write_all(STDERR_FILENO, fmt::format("Error: {}\n", e.what()));
+      rc = kExitEngine;
+    }
+  }
+  return rc;
+}
+
+int cmd_restart(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  for (const auto& arg : a.positional) {
+    std::string id = cs.resolve(arg);
+    ContainerConfig c = cs.config(id);
+    int timeout = a.has("time") ? std::stoi(a.value("time")) : c.stop_timeout;
+    stop_one(cs, id, timeout, parse_signal(c.stop_signal));
+    {
+      FileLock l = cs.lock(id);
+      ContainerState st = cs.state(id);
+      st.stopped_by_user = false;
+      cs.save_state(id, st);
+    }
+    StartResult r = start_container(cs, id, -1);
+    if (!r.ok) throw Error(fmt::format("unable to restart \"{}\": {}", arg, r.error)).with_exit_code(r.exit_code);
+    out(arg + "\n");
+  }
+  return 0;
+}
+
+int cmd_rm(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  int rc = 0;
+  for (const auto& arg : a.positional) {
+    try {
+      auto idopt = cs.try_resolve(arg);
+      if (!idopt) {
+        if (a.flag("force")) continue;  // docker: rm -f of a missing container is fine
+        throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
+      }
+      std::string id = *idopt;
+      ContainerState st = cs.state(id);
+      if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) {
+        if (!a.flag("force"))
+          throw Error(fmt::format("cannot remove container {}: it is running: stop the container before removing or "
+                                  "force remove (rm -f)",
+                                  arg),
+                      Errc::InUse);
+        stop_one(cs, id, 0, SIGKILL);
+      }
+      // The monitor may still be finishing (e.g. removing for --rm).
+      FileLock l = cs.lock(id);
+      if (!is_dir(cs.dir(id))) {
+        out(arg + "\n");
+        continue;
+      }
+      remove_container(cs, id);
+      out(arg + "\n");
+    } catch (const Error& e) {
+      write_all(STDERR_FILENO, fmt::format("Error: {}\n", e.what()));
+      rc = kExitEngine;
+    }
+  }
+  return rc;
+}
+
+int cmd_wait(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  for (const auto& arg : a.positional) {
+    std::string id = cs.resolve(arg);
+    ContainerState st;
+    wait_for_exit(cs, id, -1, &st);
+    out(std::to_string(st.exit_code) + "\n");
+  }
+  return 0;
+}
+
+int cmd_rename(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  std::string id = cs.resolve(a.positional[0]);
+  FileLock l = cs.lock(id);
+  cs.rename(id, a.positional[1]);
+  return 0;
+}
+
+std::string quote_command(const ContainerConfig& c, bool no_trunc) {
+  std::string cmd = join(c.argv(), " ");
+  if (!no_trunc && cmd.size() > 20) cmd = cmd.substr(0, 19) + "\xe2\x80\xa6";
+  return "\"" + cmd + "\"";
+}
+
+std::string status_text(const ContainerState& st, int64_t now) {
+  switch (st.status) {
+    case ContainerStatus::Running:
+      return "Up " + human_duration(now - st.started_at);
+    case ContainerStatus::Paused:
+      return "Up " + human_duration(now - st.started_at) + " (Paused)";
+    case ContainerStatus::Exited:
+      if (st.finished_at == 0) return "Created";
+      return fmt::format("Exited ({}) {}", st.exit_code, human_since(st.finished_at, now));
+    case ContainerStatus::Stopping:
+      return "Stopping";
+    case ContainerStatus::Removing:
+      return "Removal In Progress";
+    default:
+      return "Created";
+  }
+}
+
+Json container_inspect_json(ContainerStore& cs, const std::string& id) {
+  ContainerConfig c = cs.config(id);
+  ContainerState st = cs.state(id);
+  bool running = st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused;
+  Json state;
+  state["Status"] = running && st.status == ContainerStatus::Paused ? "paused" : std::string(status_name(st.status));
+  state["Running"] = running;
+  state["Paused"] = st.status == ContainerStatus::Paused;
+  state["Restarting"] = false;
+  state["OOMKilled"] = st.oom_killed;
+  state["Dead"] = false;
+  state["Pid"] = running ? st.pid : 0;
+  state["ExitCode"] = st.exit_code;
+  state["Error"] = st.error;
+  state["StartedAt"] = st.started_at ? format_rfc3339_nano(st.started_at) : "0001-01-01T00:00:00Z";
+  state["FinishedAt"] = st.finished_at ? format_rfc3339_nano(st.finished_at) : "0001-01-01T00:00:00Z";
+  std::vector<std::string> argv = c.argv();
+  Json config;
+  config["Hostname"] = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
+  config["Domainname"] = "";
+  config["User"] = c.user;
+  config["AttachStdin"] = false;
+  config["AttachStdout"] = false;
+  config["AttachStderr"] = false;
+  if (!c.exposed_ports.empty()) {
+    config["ExposedPorts"] = Json::object();
+    for (const auto& p : c.exposed_ports) config["ExposedPorts"][p] = Json::object();
+  }
+  config["Tty"] = c.tty;
+  config["OpenStdin"] = c.stdin_open;
+  config["StdinOnce"] = false;
+  config["Env"] = c.env;
+  config["Cmd"] = c.cmd.empty() ? Json(nullptr) : Json(c.cmd);
+  config["Image"] = c.image_name;
+  config["Volumes"] = nullptr;
+  config["WorkingDir"] = c.workdir;
+  config["Entrypoint"] = c.entrypoint.empty() ? Json(nullptr) : Json(c.entrypoint);
+  config["OnBuild"] = nullptr;
+  config["Labels"] = c.labels;
+  config["Annotations"] = c.annotations;
+  config["StopSignal"] = c.stop_signal;
+  config["StopTimeout"] = c.stop_timeout;
+  Json host;
+  host["NetworkMode"] = c.network;
+  host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
+  host["AutoRemove"] = c.auto_remove;
+  host["LogConfig"] = {{"Type", c.log_driver}, {"Config", Json::object()}};
+  host["CapAdd"] = c.cap_add;
+  host["CapDrop"] = c.cap_drop;
+  host["IpcMode"] = c.ipc == "private" ? "private" : c.ipc;
+  host["PidMode"] = c.pid == "private" ? "" : c.pid;
+  host["UTSMode"] = c.uts == "private" ? "" : c.uts;
+  host["Privileged"] = c.privileged;
+  host["ReadonlyRootfs"] = c.read_only;
+  host["ShmSize"] = c.shm_size;
+  host["Init"] = c.init;
+  Json tmpfs = Json::object();
+  for (const auto& m : c.mounts)
+    if (m.type == "tmpfs") tmpfs[m.destination] = join(m.options, ",");
+  host["Tmpfs"] = tmpfs;
+  Json ulimits = Json::array();
+  for (const auto& u : c.ulimits) ulimits.push_back({{"Name", u.name}, {"Soft", u.soft}, {"Hard", u.hard}});
+  host["Ulimits"] = ulimits;
+  host["SecurityOpt"] = c.no_new_privileges ? Json::array({"no-new-privileges"}) : Json::array();
+  Json networks = Json::object();
+  if (c.network == "slirp4netns")
+    networks["slirp4netns"] = {{"IPAddress", running ? "10.0.2.100" : ""}, {"Gateway", running ? "10.0.2.2" : ""},
+                               {"IPPrefixLen", running ? 24 : 0}, {"MacAddress", ""}};
+  Json out;
+  out["Id"] = c.id;
+  out["Created"] = format_rfc3339_nano(c.created);
+  out["Path"] = argv.empty() ? "" : argv[0];
+  out["Args"] = argv.size() > 1 ? Json(std::vector<std::string>(argv.begin() + 1, argv.end())) : Json::array();
+  out["State"] = state;
+  out["Image"] = c.image_id.empty() ? "" : "sha256:" + c.image_id;
+  out["ResolvConfPath"] = cs.dir(id) + "/userdata/resolv.conf";
+  out["HostnamePath"] = cs.dir(id) + "/userdata/hostname";
+  out["HostsPath"] = cs.dir(id) + "/userdata/hosts";
+  out["LogPath"] = cs.log_path(id);
+  out["Name"] = "/" + c.name;
+  out["RestartCount"] = st.restart_count;
+  out["Driver"] = cs.store().config().storage_driver;
+  out["Platform"] = "linux";
+  out["HostConfig"] = host;
+  out["GraphDriver"] = {{"Name", cs.store().config().storage_driver},
+                        {"Data", {{"UpperDir", cs.dir(id) + "/upper"}, {"WorkDir", cs.dir(id) + "/work"},
+                                  {"MergedDir", cs.dir(id) + "/merged"}}}};
+  out["Mounts"] = Json::array();
+  out["Config"] = config;
+  out["NetworkSettings"] = {{"Ports", Json::object()}, {"Networks", networks}};
+  return out;
+}
+
+int cmd_ps(Context& ctx, const Args& a) {
+  log::Phase phase("ps");
+  ContainerStore cs = containers(ctx);
+  struct Row {
+    ContainerConfig c;
+    ContainerState st;
+  };
+  std::vector<Row> rows;
+  for (const auto& id : cs.list_ids()) {
+    try {
+      rows.push_back({cs.config(id), cs.state(id)});
+    } catch (const Error& e) {
+      log::debug("ps: skipping {}: {}", id, e.what());
+    }
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.c.created > y.c.created; });
+  bool all = a.flag("all");
+  std::vector<std::pair<std::string, std::string>> filters;
+  for (const auto& f : a.list("filter")) {
+    bool found = false;
+    auto kv = split_once(f, '=', &found);
+    if (!found) throw Error(fmt::format("bad format of filter \"{}\" (expected name=value)", f), Errc::Invalid);
+    static const std::vector<std::string> known = {"status", "name", "label", "ancestor", "id", "exited"};
+    if (std::find(known.begin(), known.end(), kv.first) == known.end())
+      throw Error(fmt::format("invalid filter \"{}\": use status, name, label, ancestor, id or exited", kv.first),
+                  Errc::Invalid);
+    if (kv.first == "status" || kv.first == "exited") all = true;
+    filters.push_back(kv);
+  }
+  if (a.flag("latest") || a.has("last")) all = true;
+  std::vector<Row> kept;
+  for (auto& r : rows) {
+    bool running = r.st.status == ContainerStatus::Running || r.st.status == ContainerStatus::Paused;
+    if (!all && !running) continue;
+    bool ok = true;
+    for (const auto& [k, v] : filters) {
+      if (k == "status") {
+        std::string s(status_name(r.st.status));
+        if (r.st.status == ContainerStatus::Exited && r.st.finished_at == 0) s = "created";
+        ok = ok && s == v;
+      } else if (k == "name") {
+        try {
+          ok = ok && std::regex_search(r.c.name, std::regex(v));
+        } catch (const std::regex_error&) {
+          ok = ok && r.c.name.find(v) != std::string::npos;
+        }
+      } else if (k == "id") {
+        ok = ok && r.c.id.rfind(v, 0) == 0;
+      } else if (k == "label") {
+        auto [lk, lv] = split_once(v, '=');
+        auto it = r.c.labels.find(lk);
+        ok = ok && it != r.c.labels.end() && (v.find('=') == std::string::npos || it->second == lv);
+      } else if (k == "exited") {
+        ok = ok && r.st.status == ContainerStatus::Exited && r.st.finished_at != 0 &&
+             std::to_string(r.st.exit_code) == v;
+      } else if (k == "ancestor") {
+        auto img = ctx.store().find_image(v);
+        ok = ok && ((img && img->id == r.c.image_id) || r.c.image_name == v);
+      }
+    }
+    if (ok) kept.push_back(std::move(r));
+  }
+  if (a.flag("latest") && kept.size() > 1) kept.resize(1);
+  if (a.has("last")) {
+    int n = std::stoi(a.value("last"));
+    if (n >= 0 && kept.size() > static_cast<size_t>(n)) kept.resize(static_cast<size_t>(n));
+  }
+  bool no_trunc = a.flag("no-trunc");
+  int64_t now = now_nanos();
+  std::vector<Json> out_rows;
+  for (const auto& r : kept) {
+    Json j;
+    j["Command"] = quote_command(r.c, no_trunc);
+    j["CreatedAt"] = go_time_string(r.c.created);
+    j["ID"] = no_trunc ? r.c.id : r.c.id.substr(0, 12);
+    std::string image = r.c.image_name;
+    if (!r.c.image_id.empty()) {
+      if (auto ref = try_parse_reference(image); ref && !looks_like_id(image)) image = ref->familiar_string();
+    }
+    j["Image"] = image;
+    std::vector<std::string> labels;
+    for (const auto& [k, v] : r.c.labels) labels.push_back(k + "=" + v);
+    j["Labels"] = join(labels, ",");
+    j["LocalVolumes"] = "0";
+    j["Mounts"] = "";
+    j["Names"] = r.c.name;
+    j["Networks"] = r.c.network;
+    j["Ports"] = "";
+    j["RunningFor"] = human_since(r.c.created, now);
+    j["Size"] = a.flag("size") ? human_size(static_cast<double>(dir_size(cs.dir(r.c.id) + "/upper"))) + " (virtual)" : "";
+    j["State"] = std::string(status_name(r.st.status));
+    j["Status"] = status_text(r.st, now);
+    out_rows.push_back(j);
+  }
+  std::string format = a.value("format");
+  if (a.flag("quiet")) format = "{{.ID}}";
+  if (format.empty()) {
+    format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+    if (a.flag("size")) format += "\t{{.Size}}";
+  }
+  Json header = {{"Command", "COMMAND"},   {"CreatedAt", "CREATED AT"}, {"ID", "CONTAINER ID"},
+                 {"Image", "IMAGE"},       {"Labels", "LABELS"},        {"LocalVolumes", "LOCAL VOLUMES"},
+                 {"Mounts", "MOUNTS"},     {"Names", "NAMES"},          {"Networks", "NETWORKS"},
+                 {"Ports", "PORTS"},       {"RunningFor", "CREATED"},   {"Size", "SIZE"},
+                 {"State", "STATE"},       {"Status", "STATUS"}};
+  print_formatted(format, header, out_rows);
+  return 0;
+}
+
+int cmd_logs(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  std::string id = cs.resolve(a.positional[0]);
+  ContainerConfig c = cs.config(id);
+  if (c.log_driver == "none")
+    throw Error(fmt::format("container {} uses --log-driver none: it has no logs", a.positional[0]), Errc::Invalid);
+  bool timestamps = a.flag("timestamps");
+  int64_t since = 0, until = INT64_MAX;
+  int64_t now = now_nanos();
+  if (a.has("since")) {
+    auto t = parse_docker_time(a.value("since"), now);
+    if (!t) throw Error(fmt::format("invalid --since \"{}\"", a.value("since")), Errc::Invalid);
+    since = *t;
+  }
+  if (a.has("until")) {
+    auto t = parse_docker_time(a.value("until"), now);
+    if (!t) throw Error(fmt::format("invalid --until \"{}\"", a.value("until")), Errc::Invalid);
+    until = *t;
+  }
+  long tail = -1;
+  if (a.has("tail") && a.value("tail") != "all") {
+    std::string t = a.value("tail");
+    if (t.empty() || !std::all_of(t.begin(), t.end(), ::isdigit))
+      throw Error(fmt::format("invalid --tail \"{}\": use a number or all", t), Errc::Invalid);
+    tail = std::stol(t);
+  }
+  std::string path = cs.log_path(id);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  std::string pending;
+  // Emits complete records in `text`; keeps a partial record in `pending`.
+  auto emit = [&](std::string text, bool apply_tail) {
+    std::vector<std::string> lines = split(text, '\n');
+    if (!lines.empty() && lines.back().empty()) lines.pop_back();
+    size_t start = 0;
+    if (apply_tail && tail >= 0 && lines.size() > static_cast<size_t>(tail)) start = lines.size() - static_cast<size_t>(tail);
+    std::string so, se;
+    for (size_t i = start; i < lines.size(); i++) {
+      const std::string& l = lines[i];
+      auto s1 = l.find(' ');
+      auto s2 = s1 == std::string::npos ? s1 : l.find(' ', s1 + 1);
+      auto s3 = s2 == std::string::npos ? s2 : l.find(' ', s2 + 1);
+      if (s3 == std::string::npos) continue;
+      std::string ts = l.substr(0, s1);
+      std::string stream = l.substr(s1 + 1, s2 - s1 - 1);
+      bool partial = l.substr(s2 + 1, s3 - s2 - 1) == "P";
+      std::string msg = l.substr(s3 + 1);
+      auto t = parse_rfc3339(ts).value_or(0);
+      if (t < since || t > until) continue;
+      std::string text_out = (timestamps ? ts + " " : "") + msg + (partial ? "" : "\n");
+      (stream == "stderr" ? se : so) += text_out;
+      if (stream == "stderr") {
+        if (!so.empty()) write_all(STDOUT_FILENO, so), so.clear();
+      } else if (!se.empty()) {
+        write_all(STDERR_FILENO, se), se.clear();
+      }
+    }
+    if (!so.empty()) write_all(STDOUT_FILENO, so);
+    if (!se.empty()) write_all(STDERR_FILENO, se);
+  };
+  auto read_new = [&]() {
+    std::string data;
+    if (!fd) fd = UniqueFd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return data;
+    char buf[65536];
+    for (;;) {
+      size_t n = read_some(fd.get(), buf, sizeof buf);
+      if (n == 0) break;
+      data.append(buf, n);
+    }
+    return data;
+  };
+  std::string data = read_new();
+  auto cut = data.rfind('\n');
+  pending = cut == std::string::npos ? data : data.substr(cut + 1);
+  emit(cut == std::string::npos ? "" : data.substr(0, cut + 1), true);
+  if (!a.flag("follow")) return 0;
+  for (;;) {
+    ContainerState st = cs.state(id);
+    bool running = st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused;
+    std::string more = pending + read_new();
+    cut = more.rfind('\n');
+    pending = cut == std::string::npos ? more : more.substr(cut + 1);
+    if (cut != std::string::npos) emit(more.substr(0, cut + 1), false);
+    if (!running) {
+      // One last read after the exit was recorded: the monitor flushed.
+      std::string last = pending + read_new();
+      if (!last.empty()) emit(last, false);
+      return 0;
+    }
+    ::usleep(100000);
+  }
+}
+
+int cmd_container_prune(Context& ctx, const Args& a) {
+  if (!a.flag("force")) {
+    out("WARNING! This will remove all stopped containers.\nAre you sure you want to continue? [y/N] ");
+    std::string answer;
+    std::getline(std::cin, answer);
+    if (answer != "y" && answer != "Y" && answer != "yes") return 0;
+  }
+  ContainerStore cs = containers(ctx);
+  std::string text;
+  uint64_t reclaimed = 0;
+  for (const auto& id : cs.list_ids()) {
+    ContainerState st = cs.state(id);
+    if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) continue;
+    FileLock l = cs.lock(id);
+    reclaimed += dir_size(cs.dir(id) + "/upper");
+    remove_container(cs, id);
+    if (text.empty()) text = "Deleted Containers:\n";
+    text += id + "\n";
+  }
+  if (!text.empty()) text += "\n";
+  text += "Total reclaimed space: " + human_size(static_cast<double>(reclaimed)) + "\n";
+  out(text);
+  return 0;
+}
+
+int cmd_inspect(Context& ctx, const Args& a) {
+  ContainerStore cs = containers(ctx);
+  std::string type = a.value("type");
+  std::vector<Json> items;
+  for (const auto& arg : a.positional) {
+    if (type.empty() || type == "container") {
+      if (auto id = cs.try_resolve(arg)) {
+        items.push_back(container_inspect_json(cs, *id));
+        continue;
+      }
+      if (type == "container") throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
+    }
+    if (type.empty() || type == "image") {
+      if (auto img = ctx.store().find_image(arg)) {
+        items.push_back(image_inspect_json(ctx.store(), *img));
+        continue;
+      }
+      if (type == "image") throw Error(fmt::format("No such image: {}", arg), Errc::NotFound);
+    }
+    if (!type.empty() && type != "container" && type != "image")
+      throw Error(fmt::format("unknown --type \"{}\": use container or image", type), Errc::Invalid);
+    throw Error(fmt::format("no such object: {}", arg), Errc::NotFound);
+  }
+  print_inspect(a.value("format"), items);
+  return 0;
+}
+
+}  // namespace
+
+void register_container_commands(std::vector<Command>& t) {
+  std::vector<Option> run_opts = create_options();
+  std::vector<Option> create_opts;
+  for (const auto& o : run_opts)
+    if (o.name != "detach" && o.name != "rm" && o.name != "sig-proxy" && o.name != "detach-keys")
+      create_opts.push_back(o);
+  create_opts.push_back({"rm", 0, OptKind::Bool, "", "Automatically remove the container when it exits", ""});
+  t.push_back({{{"run"}, {"container", "run"}},
+               "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+               "Create and run a new container from an image",
+               "den run --rm bb echo hello\nden run -it bb sh\nden run -d --name web bb httpd -f -p 8080",
+               run_opts, true, 1, -1, [](Context& c, const Args& a) { return cmd_create_or_run(c, a, true); }});
+  t.push_back({{{"create"}, {"container", "create"}},
+               "[OPTIONS] IMAGE [COMMAND] [ARG...]",
+               "Create a new container",
+               "den create --name web bb httpd -f",
+               create_opts, true, 1, -1, [](Context& c, const Args& a) { return cmd_create_or_run(c, a, false); }});
+  t.push_back({{{"start"}, {"container", "start"}},
+               "[OPTIONS] CONTAINER [CONTAINER...]",
+               "Start one or more stopped containers",
+               "den start web\nden start -a -i box",
+               {{"attach", 'a', OptKind::Bool, "", "Attach STDOUT/STDERR and forward signals", ""},
+                {"interactive", 'i', OptKind::Bool, "", "Attach container's STDIN", ""}},
+               false, 1, -1, cmd_start});
+  t.push_back({{{"stop"}, {"container", "stop"}},
+               "[OPTIONS] CONTAINER [CONTAINER...]",
+               "Stop one or more running containers",
+               "den stop web\nden stop -t 2 web",
+               {{"time", 't', OptKind::Value, "int", "Seconds to wait before killing the container", ""}},
+               false, 1, -1, cmd_stop});
+  t.push_back({{{"restart"}, {"container", "restart"}},
+               "[OPTIONS] CONTAINER [CONTAINER...]",
+               "Restart one or more containers",
+               "den restart web",
+               {{"time", 't', OptKind::Value, "int", "Seconds to wait before killing the container", ""}},
+               false, 1, -1, cmd_restart});
+  t.push_back({{{"kill"}, {"container", "kill"}},
+               "[OPTIONS] CONTAINER [CONTAINER...]",
+               "Kill one or more running containers",
+               "den kill web\nden kill -s HUP web",
+               {{"signal", 's', OptKind::Value, "string", "Signal to send to the container", "\"KILL\""}},
+               false, 1, -1, cmd_kill});
+  t.push_back({{{"rm"}, {"container", "rm"}, {"container", "remove"}},
+               "[OPTIONS] CONTAINER [CONTAINER...]",
+               "Remove one or more containers",
+               "den rm web\nden rm -f $(den ps -aq)",
+               {{"force", 'f', OptKind::Bool, "", "Force the removal of a running container (uses SIGKILL)", ""},
+                {"volumes", 'v', OptKind::Bool, "", "Remove anonymous volumes associated with the container", ""}},
+               false, 1, -1, cmd_rm});
+  t.push_back({{{"ps"}, {"container", "ls"}, {"container", "list"}},
+               "[OPTIONS]",
+               "List containers",
+               "den ps\nden ps -a --format '{{.Names}} {{.Status}}'\nden ps -aq -f status=exited",
+               {{"all", 'a', OptKind::Bool, "", "Show all containers (default shows just running)", ""},
+                {"filter", 'f', OptKind::List, "filter", "Filter output based on conditions provided", ""},
+                {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},
+                {"last", 'n', OptKind::Value, "int", "Show n last created containers (includes all states)", ""},
+                {"latest", 'l', OptKind::Bool, "", "Show the latest created container (includes all states)", ""},
+                {"no-trunc", 0, OptKind::Bool, "", "Don't truncate output", ""},
+                {"quiet", 'q', OptKind::Bool, "", "Only display container IDs", ""},
+                {"size", 's', OptKind::Bool, "", "Display total file sizes", ""}},
+               false, 0, 0, cmd_ps});
+  t.push_back({{{"logs"}, {"container", "logs"}},
+               "[OPTIONS] CONTAINER",
+               "Fetch the logs of a container",
+               "den logs web\nden logs -f --tail 10 web",
+               {{"follow", 'f', OptKind::Bool, "", "Follow log output", ""},
+                {"since", 0, OptKind::Value, "string", "Show logs since timestamp or relative (e.g. 42m)", ""},
+                {"until", 0, OptKind::Value, "string", "Show logs before a timestamp or relative", ""},
+                {"tail", 'n', OptKind::Value, "string", "Number of lines to show from the end of the logs", "\"all\""},
+                {"timestamps", 't', OptKind::Bool, "", "Show timestamps", ""}},
+               false, 1, 1, cmd_logs});
+  t.push_back({{{"wait"}, {"container", "wait"}},
+               "CONTAINER [CONTAINER...]",
+               "Block until one or more containers stop, then print their exit codes",
+               "den wait web",
+               {},
+               false, 1, -1, cmd_wait});
+  t.push_back({{{"rename"}, {"container", "rename"}},
+               "CONTAINER NEW_NAME",
+               "Rename a container",
+               "den rename web web2",
+               {},
+               false, 2, 2, cmd_rename});
+  t.push_back({{{"container", "prune"}},
+               "[OPTIONS]",
+               "Remove all stopped containers",
+               "den container prune -f",
+               {{"force", 'f', OptKind::Bool, "", "Do not prompt for confirmation", ""},
+                {"filter", 0, OptKind::List, "filter", "Provide filter values", ""}},
+               false, 0, 0, cmd_container_prune});
+  t.push_back({{{"inspect"}, {"container", "inspect"}},
+               "[OPTIONS] NAME|ID [NAME|ID...]",
+               "Return low-level information on den objects",
+               "den inspect web\nden inspect -f '{{.State.Pid}}' web",
+               {{"format", 'f', OptKind::Value, "string", "Format output using a Go template", ""},
+                {"type", 0, OptKind::Value, "string", "Return JSON for specified type (container, image)", ""},
+                {"size", 's', OptKind::Bool, "", "Display total file sizes if the type is container", ""}},
+               false, 1, -1, cmd_inspect});
+}
+
+}  // namespace den::cli
