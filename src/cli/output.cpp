@@ -14,6 +14,16 @@ void out(std::string_view s) { write_all(STDOUT_FILENO, s, "write to standard ou
 
 bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
+namespace {
+// Display width: UTF-8 continuation bytes take no column ("…" is one).
+size_t width_of(std::string_view s) {
+  size_t w = 0;
+  for (unsigned char c : s)
+    if ((c & 0xC0) != 0x80) w++;
+  return w;
+}
+}  // namespace
+
 std::string tabwrite(const std::vector<std::string>& lines) {
   std::vector<std::vector<std::string>> rows;
   std::vector<size_t> widths;
@@ -23,7 +33,7 @@ std::string tabwrite(const std::vector<std::string>& lines) {
     // Only cells followed by a tab take part in alignment (as in tabwriter).
     for (size_t c = 0; c + 1 < r.size(); c++) {
       if (widths.size() <= c) widths.resize(c + 1, 0);
-      widths[c] = std::max(widths[c], r[c].size());
+      widths[c] = std::max(widths[c], width_of(r[c]));
     }
   }
   std::string outs;
@@ -31,7 +41,7 @@ std::string tabwrite(const std::vector<std::string>& lines) {
     std::string line;
     for (size_t c = 0; c < r.size(); c++) {
       line += r[c];
-      if (c + 1 < r.size()) line.append(std::max<size_t>(widths[c] + 3, 10) - r[c].size(), ' ');
+      if (c + 1 < r.size()) line.append(std::max<size_t>(widths[c] + 3, 10) - width_of(r[c]), ' ');
     }
     outs += line + "\n";
   }
