@@ -85,6 +85,8 @@ void register_system_commands(std::vector<Command>& table);
 void register_image_commands(std::vector<Command>& table);
 void register_transfer_commands(std::vector<Command>& table);
 void register_container_commands(std::vector<Command>& table);
+void register_exec_commands(std::vector<Command>& table);
+void register_container_fs_commands(std::vector<Command>& table);
 
 const std::vector<Command>& command_table();
 const std::vector<Group>& groups();

@@ -146,6 +146,8 @@ const std::vector<Command>& command_table() {
     register_image_commands(t);
     register_transfer_commands(t);
     register_container_commands(t);
+    register_exec_commands(t);
+    register_container_fs_commands(t);
     return t;
   }();
   return table;
