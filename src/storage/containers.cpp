@@ -228,17 +228,28 @@ bool valid_name(const std::string& n) {
   });
 }
 
-bool reserve_name(const std::string& names_dir, const std::string& name, const std::string& id) {
+bool reserve_name(const std::string& names_dir, const std::string& name, const std::string& id,
+                  const std::string& containers_dir) {
   std::string path = names_dir + "/" + name;
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd < 0) {
-    if (errno == EEXIST) return false;
-    throw sys_error("reserve name " + name);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      UniqueFd g(fd);
+      write_all(fd, id);
+      ::fsync(fd);
+      return true;
+    }
+    if (errno != EEXIST) throw sys_error("reserve name " + name);
+    // A den killed between reserving the name and creating the container
+    // leaves a name without a container: reclaim it once it is clearly stale.
+    std::string owner = trim(read_file_if_exists(path).value_or(""));
+    struct stat st;
+    bool stale = !owner.empty() && !is_dir(containers_dir + "/" + owner) && ::stat(path.c_str(), &st) == 0 &&
+                 st.st_mtime + 30 < ::time(nullptr);
+    if (!stale) return false;
+    ::unlink(path.c_str());
   }
-  UniqueFd g(fd);
-  write_all(fd, id);
-  ::fsync(fd);
-  return true;
+  return false;
 }
 }  // namespace
 
@@ -250,7 +261,7 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
     if (!valid_name(cfg.name))
       throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.name),
                   Errc::Invalid);
-    if (!reserve_name(root_ + "/names", cfg.name, cfg.id)) {
+    if (!reserve_name(root_ + "/names", cfg.name, cfg.id, root_)) {
       std::string other = trim(read_file_if_exists(root_ + "/names/" + cfg.name).value_or(""));
       throw Error(fmt::format("the container name \"{}\" is already in use by {}: remove (or rename) that container "
                               "to be able to reuse that name",
@@ -261,23 +272,24 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
     for (int i = 0;; i++) {
       cfg.name = random_container_name();
       if (i > 5) cfg.name += "_" + random_hex(4);
-      if (reserve_name(root_ + "/names", cfg.name, cfg.id)) break;
+      if (reserve_name(root_ + "/names", cfg.name, cfg.id, root_)) break;
     }
   }
-  // Build in a temp dir, then rename: a container dir is complete or absent.
-  std::string tmp = root_ + "/.tmp-" + cfg.id;
+  // Build in the staging area, then rename: a container dir is complete or
+  // absent, and a den killed meanwhile leaves only staging (cleaned later).
   try {
-    mkdirs(tmp, 0700);
+    Store::Staging st = store_.staging("ctr");
+    const std::string& tmp = st.path();
     mkdirs(tmp + "/upper", 0755);
     mkdirs(tmp + "/work", 0700);
     mkdirs(tmp + "/merged", 0755);
     write_file_atomic(tmp + "/config.json", to_json(cfg).dump(), 0600);
-    ContainerState st;
-    st.boot_id = current_boot_id();
-    write_file_atomic(tmp + "/state.json", to_json(st).dump(), 0600);
+    ContainerState state;
+    state.boot_id = current_boot_id();
+    write_file_atomic(tmp + "/state.json", to_json(state).dump(), 0600);
     if (::rename(tmp.c_str(), dir(cfg.id).c_str()) != 0) throw sys_error("create container directory");
+    fsync_dir(root_);
   } catch (...) {
-    remove_all(tmp);
     ::unlink((root_ + "/names/" + cfg.name).c_str());
     throw;
   }
@@ -357,7 +369,7 @@ void ContainerStore::rename(const std::string& id, const std::string& new_name) 
   if (!valid_name(new_name))
     throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", new_name),
                 Errc::Invalid);
-  if (!reserve_name(root_ + "/names", new_name, id))
+  if (!reserve_name(root_ + "/names", new_name, id, root_))
     throw Error(fmt::format("the container name \"{}\" is already in use", new_name), Errc::Exists);
   std::string old = c.name;
   c.name = new_name;
@@ -367,12 +379,13 @@ void ContainerStore::rename(const std::string& id, const std::string& new_name) 
 
 void ContainerStore::remove(const std::string& id) {
   ContainerConfig c = config(id);
-  // Move aside first so a crash mid-removal leaves no half container.
-  std::string trash = root_ + "/.rm-" + id;
-  if (::rename(dir(id).c_str(), trash.c_str()) != 0) throw sys_error("remove container " + id.substr(0, 12));
+  // Move into the staging area first: a crash mid-removal leaves trash that
+  // the next writer removes, never a half container.
+  Store::Staging trash = store_.staging("rm-ctr");
+  if (::rename(dir(id).c_str(), (trash.path() + "/c").c_str()) != 0)
+    throw sys_error("remove container " + id.substr(0, 12));
   std::string names = root_ + "/names/" + c.name;
   if (auto owner = read_file_if_exists(names); owner && trim(*owner) == id) ::unlink(names.c_str());
-  remove_all(trash);
   std::string rd = run_dir(id);
   if (is_dir(rd)) remove_all(rd);
 }
