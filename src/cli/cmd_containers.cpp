@@ -286,6 +286,7 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
   if (image_cfg.contains("ExposedPorts") && image_cfg["ExposedPorts"].is_object())
     for (auto it = image_cfg["ExposedPorts"].begin(); it != image_cfg["ExposedPorts"].end(); ++it)
       c.exposed_ports.push_back(it.key());
+  std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
   return c;
 }
 

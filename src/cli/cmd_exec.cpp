@@ -1,6 +1,523 @@
-// exec, attach (being written).
+// exec and attach.
+//
+// `den exec` involves no monitor: den itself starts the process in the running
+// container's namespaces (exec_in_container: setns on /proc/PID/ns/*, a fork
+// into its PID namespace, the container's process settings) and relays stdio
+// directly. Without -t the process inherits den's stdin (with -i, else
+// /dev/null), stdout and stderr, and den forwards the signals it gets. With -t
+// den allocates a pty, whose slave becomes the process's controlling terminal,
+// puts its own terminal in raw mode and relays both ways, passing on window
+// size changes.
+//
+// `den attach` connects to the container monitor's unix socket
+// (RUNROOT/c/<id>/attach) and speaks its frame protocol (den/monitor.h).
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
 #include "cli.h"
+#include "den/container.h"
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/log.h"
+#include "den/monitor.h"
+#include "den/runtime.h"
+#include "den/strings.h"
+#include "den/timefmt.h"
 
 namespace den::cli {
-void register_exec_commands(std::vector<Command>&) {}
+
+namespace {
+
+// ---- environment (docker's -e / --env-file rules) ----------------------------
+
+void add_env(std::vector<std::string>& env, const std::string& kv) {
+  auto eq = kv.find('=');
+  std::string key = kv.substr(0, eq);
+  std::string entry = kv;
+  if (eq == std::string::npos) {
+    const char* v = std::getenv(key.c_str());
+    if (!v) return;  // docker: -e VAR without value takes the host's, or nothing
+    entry = key + "=" + v;
+  }
+  if (key.empty()) throw Error(fmt::format("invalid environment variable \"{}\"", kv), Errc::Invalid);
+  for (auto& e : env)
+    if (e.compare(0, key.size() + 1, key + "=") == 0) {
+      e = entry;
+      return;
+    }
+  env.push_back(entry);
+}
+
+std::vector<std::string> read_env_file(const std::string& path) {
+  std::string text;
+  try {
+    text = read_file(path);
+  } catch (Error& e) {
+    throw e.context("--env-file");
+  }
+  std::vector<std::string> out;
+  int lineno = 0;
+  for (const auto& raw : split(text, '\n')) {
+    lineno++;
+    std::string line = trim(raw);
+    if (line.empty() || line[0] == '#') continue;
+    std::string key = line.substr(0, line.find('='));
+    if (key.empty() || key.find_first_of(" \t") != std::string::npos)
+      throw Error(fmt::format("invalid line {} in env file {}: \"{}\" (expected KEY=VALUE, and no spaces in KEY)",
+                              lineno, path, line),
+                  Errc::Invalid);
+    out.push_back(line);
+  }
+  return out;
+}
+
+// ---- terminals -------------------------------------------------------------------
+
+struct RawTerminal {
+  bool active = false;
+  struct termios saved {};
+  void enable() {
+    if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved) != 0) return;
+    struct termios raw = saved;
+    ::cfmakeraw(&raw);
+    if (::tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0) active = true;
+  }
+  void restore() {
+    if (active) ::tcsetattr(STDIN_FILENO, TCSADRAIN, &saved);
+    active = false;
+  }
+  ~RawTerminal() { restore(); }
+};
+
+// den's own window size (from stdin, else stdout); false when neither is a tty.
+bool own_window_size(struct winsize* ws) {
+  for (int fd : {STDIN_FILENO, STDOUT_FILENO})
+    if (::ioctl(fd, TIOCGWINSZ, ws) == 0 && ws->ws_row > 0) return true;
+  return false;
+}
+
+// Blocks the signals den relays and reads them from a signalfd; undone at the
+// end of the scope.
+class SignalRelay {
+ public:
+  SignalRelay() {
+    sigemptyset(&mask_);
+    for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&mask_, s);
+    ::sigprocmask(SIG_BLOCK, &mask_, &old_);
+    fd_ = ::signalfd(-1, &mask_, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd_ < 0) throw sys_error("signalfd");
+  }
+  ~SignalRelay() {
+    ::close(fd_);
+    ::sigprocmask(SIG_SETMASK, &old_, nullptr);
+  }
+  int fd() const { return fd_; }
+  // Next pending signal, 0 when none.
+  int next() {
+    struct signalfd_siginfo si;
+    if (::read(fd_, &si, sizeof si) != sizeof si) return 0;
+    return static_cast<int>(si.ssi_signo);
+  }
+
+ private:
+  sigset_t mask_, old_;
+  int fd_ = -1;
+};
+
+// ---- detach keys -----------------------------------------------------------------
+
+// docker's --detach-keys: "ctrl-p,ctrl-q", "a,ctrl-x", ... ("" = the default).
+std::string parse_detach_keys(const std::string& spec) {
+  if (spec.empty()) return "\x10\x11";
+  std::string keys;
+  for (const auto& raw : split(spec, ',')) {
+    std::string k = to_lower(trim(raw));
+    if (k.size() == 1) {
+      keys += raw == k ? k : trim(raw);
+      continue;
+    }
+    if (k.rfind("ctrl-", 0) == 0 && k.size() == 6) {
+      char c = k[5];
+      if (c >= 'a' && c <= 'z') {
+        keys += static_cast<char>(c - 'a' + 1);
+        continue;
+      }
+      const char* specials = "@[\\]^_";
+      if (const char* p = std::strchr(specials, c); p && c) {
+        keys += static_cast<char>(p - specials == 0 ? 0 : 27 + (p - specials - 1));
+        continue;
+      }
+    }
+    throw Error(fmt::format("invalid --detach-keys \"{}\": use a comma-separated list of letters or ctrl-<key> "
+                            "(e.g. ctrl-p,ctrl-q)",
+                            spec),
+                Errc::Invalid);
+  }
+  return keys;
+}
+
+// Matches the detach sequence in the input stream. Bytes of a partial match
+// are held back and released when the sequence breaks.
+class DetachMatcher {
+ public:
+  explicit DetachMatcher(std::string keys) : keys_(std::move(keys)) {}
+  // Appends to `out` what should be sent on; true when the sequence completed.
+  bool feed(std::string_view in, std::string* out) {
+    for (char c : in) {
+      if (!keys_.empty() && c == keys_[held_.size()]) {
+        held_ += c;
+        if (held_.size() == keys_.size()) return true;
+        continue;
+      }
+      if (!held_.empty()) {
+        *out += held_;
+        held_.clear();
+        if (c == keys_[0]) {
+          held_ += c;
+          if (held_.size() == keys_.size()) return true;
+          continue;
+        }
+      }
+      *out += c;
+    }
+    return false;
+  }
+
+ private:
+  std::string keys_;
+  std::string held_;
+};
+
+// ---- exec ------------------------------------------------------------------------
+
+int wait_status_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+// Waits for the exec'd process, forwarding den's signals to it.
+int wait_forwarding(pid_t pid, SignalRelay& sigs) {
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  for (;;) {
+    struct pollfd p[2] = {{sigs.fd(), POLLIN, 0}, {pfd, POLLIN, 0}};
+    int r = ::poll(p, pfd >= 0 ? 2 : 1, pfd >= 0 ? -1 : 50);
+    if (r < 0 && errno != EINTR) break;
+    while (int s = sigs.next())
+      if (s != SIGWINCH) ::kill(pid, s);
+    int st = 0;
+    pid_t w = ::waitpid(pid, &st, WNOHANG);
+    if (w == pid) {
+      if (pfd >= 0) ::close(pfd);
+      return wait_status_code(st);
+    }
+    if (w < 0 && errno != EINTR) break;
+  }
+  if (pfd >= 0) ::close(pfd);
+  int st = 0;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  return wait_status_code(st);
+}
+
+// Relays between den's stdio and the pty master until the process exits.
+int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  bool stdin_open = send_stdin;
+  bool master_open = true;
+  bool exited = false;
+  int status = 0;
+  int64_t exit_seen = 0;
+  char buf[65536];
+  auto reap = [&] {
+    int st = 0;
+    if (!exited && ::waitpid(pid, &st, WNOHANG) == pid) {
+      status = st;
+      exited = true;
+      exit_seen = now_nanos();
+      if (pfd >= 0) ::close(pfd);
+      pfd = -1;
+    }
+  };
+  while (master_open) {
+    struct pollfd p[4] = {{sigs.fd(), POLLIN, 0},
+                          {master, POLLIN, 0},
+                          {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
+                          {pfd, POLLIN, 0}};
+    // After the exit, the slave may stay open in a background process: drain
+    // what is there, briefly.
+    int timeout = exited ? 100 : (pfd >= 0 ? -1 : 50);
+    int r = ::poll(p, 4, timeout);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    while (int s = sigs.next()) {
+      if (s == SIGWINCH) {
+        struct winsize ws {};
+        if (own_window_size(&ws)) ::ioctl(master, TIOCSWINSZ, &ws);
+      } else if (!exited) {
+        ::kill(pid, s);
+      }
+    }
+    if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(master, buf, sizeof buf);
+      if (n > 0) {
+        write_all(STDOUT_FILENO, std::string_view(buf, static_cast<size_t>(n)), "write to stdout");
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        master_open = false;  // EIO: every slave descriptor is closed
+      }
+    }
+    if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n > 0) {
+        try {
+          write_all(master, std::string_view(buf, static_cast<size_t>(n)), "write to the terminal");
+        } catch (const Error&) {
+        }
+      } else if (n == 0 || errno != EINTR) {
+        stdin_open = false;
+        // End of input: the terminal's EOF character, as script(1) does.
+        struct termios t {};
+        if (::tcgetattr(master, &t) == 0 && (t.c_lflag & ICANON)) {
+          char eof = static_cast<char>(t.c_cc[VEOF]);
+          ssize_t w = ::write(master, &eof, 1);
+          (void)w;
+        }
+      }
+    }
+    if (pfd < 0 || (p[3].revents & POLLIN)) reap();
+    if (exited && (r == 0 || now_nanos() - exit_seen > 2000000000LL)) break;
+  }
+  if (pfd >= 0) ::close(pfd);
+  if (!exited) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return wait_status_code(status);
+}
+
+std::vector<Option> exec_options() {
+  return {
+      {"detach", 'd', OptKind::Bool, "", "Detached mode: run command in the background", ""},
+      {"detach-keys", 0, OptKind::Value, "string", "Override the key sequence for detaching a container", "", true},
+      {"env", 'e', OptKind::List, "list", "Set environment variables", ""},
+      {"env-file", 0, OptKind::List, "list", "Read in a file of environment variables", ""},
+      {"interactive", 'i', OptKind::Bool, "", "Keep STDIN open even if not attached", ""},
+      {"privileged", 0, OptKind::Bool, "", "Give extended privileges to the command", ""},
+      {"tty", 't', OptKind::Bool, "", "Allocate a pseudo-TTY", ""},
+      {"user", 'u', OptKind::Value, "string", "Username or UID (format: <name|uid>[:<group|gid>])", ""},
+      {"workdir", 'w', OptKind::Value, "string", "Working directory inside the container", ""},
+  };
+}
+
+int cmd_exec(Context& ctx, const Args& a) {
+  log::Phase phase("exec");
+  ContainerStore cs(ctx.store());
+  const std::string& name = a.positional[0];
+  std::string id = cs.resolve(name);
+  ContainerConfig c = cs.config(id);
+  ContainerState st = cs.state(id);
+  if (st.status == ContainerStatus::Paused)
+    throw Error(fmt::format("container {} is paused, unpause the container before exec", name), Errc::Invalid);
+  if (st.status != ContainerStatus::Running || st.pid <= 0)
+    throw Error(fmt::format("container {} is not running", name), Errc::Invalid);
+
+  bool tty = a.flag("tty");
+  bool interactive = a.flag("interactive");
+  bool detach = a.flag("detach");
+
+  // The container's process settings, as its plan has them.
+  RunPlan plan = build_plan(ctx.config(), c, Json::object(), {}, cs.dir(id), "");
+  plan.argv.assign(a.positional.begin() + 1, a.positional.end());
+  plan.env = c.env;
+  for (const auto& f : a.list("env-file"))
+    for (const auto& kv : read_env_file(f)) add_env(plan.env, kv);
+  for (const auto& kv : a.list("env")) add_env(plan.env, kv);
+  if (tty && std::none_of(plan.env.begin(), plan.env.end(), [](const std::string& e) { return e.rfind("TERM=", 0) == 0; }))
+    plan.env.push_back("TERM=xterm");
+  if (a.has("user")) plan.user = a.value("user");
+  if (a.has("workdir")) {
+    std::string w = a.value("workdir");
+    if (w.empty() || w[0] != '/')
+      throw Error(fmt::format("the working directory \"{}\" is invalid: it must be an absolute path", w),
+                  Errc::Invalid);
+    plan.cwd = w;
+  }
+  if (a.flag("privileged")) plan.capabilities = ~uint64_t{0};
+  plan.tty = tty;
+
+  ChildStdio io;
+  UniqueFd devnull = open_file("/dev/null", O_RDWR);
+  UniqueFd master, slave;
+  if (tty) {
+    int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (m < 0) throw sys_error("open a pseudo terminal");
+    master = UniqueFd(m);
+    if (::grantpt(m) != 0 || ::unlockpt(m) != 0) throw sys_error("open a pseudo terminal");
+    char pts[128];
+    if (::ptsname_r(m, pts, sizeof pts) != 0) throw sys_error("ptsname");
+    slave = open_file(pts, O_RDWR | O_NOCTTY);
+    struct winsize ws {};
+    if (own_window_size(&ws)) ::ioctl(m, TIOCSWINSZ, &ws);
+    io.tty_slave = slave.get();
+  }
+  if (detach) {
+    io.in = io.out = io.err = devnull.get();
+    if (tty) io.tty_slave = -1, plan.tty = false;  // nobody would read the terminal
+  } else if (!tty) {
+    io.in = interactive ? STDIN_FILENO : devnull.get();
+    io.out = STDOUT_FILENO;
+    io.err = STDERR_FILENO;
+  }
+
+  // Signals are blocked (and read from a signalfd) from before the process
+  // exists, so none is lost; the process itself starts with a clean mask.
+  SignalRelay sigs;
+  SpawnError serr;
+  pid_t pid = exec_in_container(plan, st.pid, st.pid_start, io, &serr);
+  slave.reset();
+  if (pid < 0) throw Error(serr.message()).with_exit_code(serr.exit_code);
+  log::debug("exec: pid {} started at {:.2f} ms", pid, log::uptime_ms());
+  if (detach) return 0;  // it is reparented when den exits
+  if (!tty) return wait_forwarding(pid, sigs);
+  RawTerminal raw;
+  if (interactive) raw.enable();
+  int code = relay_pty(pid, master.get(), interactive, sigs);
+  raw.restore();
+  return code;
+}
+
+// ---- attach ----------------------------------------------------------------------
+
+int connect_attach_socket(const std::string& path) {
+  UniqueFd s(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!s) throw sys_error("socket");
+  struct sockaddr_un addr {};
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path)
+    throw Error(fmt::format("the attach socket path {} is too long", path), Errc::Invalid);
+  std::memcpy(addr.sun_path, path.c_str(), path.size());
+  if (::connect(s.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) return -1;
+  return s.release();
+}
+
+// Relays between den's stdio and the monitor. Returns the container's exit
+// code, or -1 when the user detached.
+int attach_client(int fd, bool tty, bool send_stdin, pid_t container_pid, bool sig_proxy, const std::string& keys,
+                  SignalRelay& sigs) {
+  RawTerminal raw;
+  if (tty && send_stdin) raw.enable();
+  auto send_size = [&] {
+    struct winsize ws {};
+    if (tty && own_window_size(&ws)) write_frame(fd, Frame::Resize, fmt::format("{} {}", ws.ws_row, ws.ws_col));
+  };
+  send_size();
+  DetachMatcher detach(keys);
+  bool stdin_open = send_stdin;
+  char buf[8192];
+  for (;;) {
+    struct pollfd p[3] = {{fd, POLLIN, 0}, {sigs.fd(), POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
+    if (::poll(p, 3, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 125;
+    }
+    while (int s = sigs.next()) {
+      if (s == SIGWINCH) send_size();
+      else if (sig_proxy && !tty && container_pid > 0) ::kill(container_pid, s);
+    }
+    if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n > 0) {
+        std::string data;
+        if (tty) {
+          if (detach.feed(std::string_view(buf, static_cast<size_t>(n)), &data)) {
+            if (!data.empty()) write_frame(fd, Frame::Stdin, data);
+            return -1;
+          }
+        } else {
+          data.assign(buf, static_cast<size_t>(n));
+        }
+        if (!data.empty()) write_frame(fd, Frame::Stdin, data);
+      } else if (n == 0 || errno != EINTR) {
+        // As docker for a container started without --attach stdin: the end
+        // of our input does not close the container's.
+        stdin_open = false;
+      }
+    }
+    if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      Frame t;
+      std::string payload;
+      if (!read_frame(fd, &t, &payload)) return -2;  // the monitor went away
+      if (t == Frame::Stdout) write_all(STDOUT_FILENO, payload, "write to stdout");
+      else if (t == Frame::Stderr) write_all(STDERR_FILENO, payload, "write to stderr");
+      else if (t == Frame::Error) write_all(STDERR_FILENO, "Error: " + payload + "\n", "write to stderr");
+      else if (t == Frame::Exit) return std::atoi(payload.c_str());
+    }
+  }
+}
+
+int cmd_attach(Context& ctx, const Args& a) {
+  ContainerStore cs(ctx.store());
+  const std::string& name = a.positional[0];
+  std::string id = cs.resolve(name);
+  ContainerConfig c = cs.config(id);
+  ContainerState st = cs.state(id);
+  if (st.status == ContainerStatus::Paused)
+    throw Error(fmt::format("container {} is paused, unpause the container before attach", name), Errc::Invalid);
+  if (st.status != ContainerStatus::Running)
+    throw Error(fmt::format("container {} is not running: you cannot attach to a stopped container, start it first",
+                            name),
+                Errc::Invalid);
+  std::string keys = parse_detach_keys(a.value("detach-keys"));
+  std::string sig_proxy = a.value("sig-proxy", "true");
+  if (sig_proxy != "true" && sig_proxy != "false")
+    throw Error(fmt::format("invalid --sig-proxy \"{}\": use true or false", sig_proxy), Errc::Invalid);
+  int fd = connect_attach_socket(cs.run_dir(id) + "/attach");
+  if (fd < 0)
+    throw Error(fmt::format("cannot attach to container {}: its monitor does not answer on {}", name,
+                            cs.run_dir(id) + "/attach"));
+  UniqueFd sock(fd);
+  SignalRelay sigs;
+  int code = attach_client(fd, c.tty, c.stdin_open && !a.flag("no-stdin"), st.pid, sig_proxy == "true", keys, sigs);
+  if (code == -1) return 0;  // detached
+  if (code == -2) {
+    // The monitor closed without an exit frame: take the recorded exit.
+    ContainerState end;
+    wait_for_exit(cs, id, 5000, &end);
+    return end.status == ContainerStatus::Exited ? end.exit_code : 125;
+  }
+  return code;
+}
+
+}  // namespace
+
+void register_exec_commands(std::vector<Command>& t) {
+  t.push_back({{{"exec"}, {"container", "exec"}},
+               "[OPTIONS] CONTAINER COMMAND [ARG...]",
+               "Execute a command in a running container",
+               "den exec web ls /\nden exec -it web sh\nden exec -u app -w /tmp -e X=1 web env",
+               exec_options(), true, 2, -1, cmd_exec});
+  t.push_back({{{"attach"}, {"container", "attach"}},
+               "[OPTIONS] CONTAINER",
+               "Attach local standard input, output, and error streams to a running container",
+               "den attach web\nden attach --no-stdin web",
+               {{"detach-keys", 0, OptKind::Value, "string", "Override the key sequence for detaching a container",
+                 "\"ctrl-p,ctrl-q\""},
+                {"no-stdin", 0, OptKind::Bool, "", "Do not attach STDIN", ""},
+                {"sig-proxy", 0, OptKind::Bool, "", "Proxy all received signals to the process", "true"}},
+               false, 1, 1, cmd_attach});
+}
+
 }  // namespace den::cli

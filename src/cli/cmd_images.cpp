@@ -192,7 +192,7 @@ int cmd_image_prune(Context& ctx, const Args& a) {
       throw Error(fmt::format("invalid filter \"{}\" for prune: use label or until", kv.first), Errc::Invalid);
     filters.push_back(kv);
   }
-  std::vector<std::string> deleted;
+  std::vector<std::string> deleted, untagged;
   store.update_images([&](std::vector<ImageRecord>& imgs) {
     std::vector<ImageRecord> keep;
     int64_t now = now_nanos();
@@ -208,8 +208,10 @@ int cmd_image_prune(Context& ctx, const Args& a) {
           if (!keep_image(store, r, "", {{"label", v}}, &cfg)) candidate = false;
         }
       }
-      if (candidate)
+      if (candidate) {
+        for (const auto& n : r.names) untagged.push_back(familiar(n));
         deleted.push_back(r.config_digest());
+      }
       else
         keep.push_back(std::move(r));
     }
@@ -220,6 +222,7 @@ int cmd_image_prune(Context& ctx, const Args& a) {
   std::string text;
   if (!deleted.empty()) {
     text += "Deleted Images:\n";
+    for (const auto& u : untagged) text += "untagged: " + u + "\n";
     for (const auto& d : deleted) text += "deleted: " + d + "\n";
     text += "\n";
   }
@@ -267,7 +270,7 @@ void register_image_commands(std::vector<Command>& t) {
                "Remove unused images",
                "den image prune -f\nden image prune -a -f",
                {{"all", 'a', OptKind::Bool, "", "Remove all unused images, not just dangling ones", ""},
-                filter,
+                {"filter", 0, OptKind::List, "filter", "Provide filter values (e.g. until=<timestamp>)", ""},
                 {"force", 'f', OptKind::Bool, "", "Do not prompt for confirmation", ""}},
                false, 0, 0, cmd_image_prune});
 }

@@ -118,13 +118,25 @@ Json info_json(Context& ctx) {
   return j;
 }
 
-// Podman-style YAML rendering for people (keys in lowerCamelCase).
+// The key podman 4 prints in `podman info` for a Go field name.
+std::string podman_key(const std::string& key) {
+  static const std::pair<const char*, const char*> names[] = {
+      {"CgroupsVersion", "cgroupVersion"}, {"IDMappings", "idMappings"}, {"UIDMap", "uidmap"},
+      {"GIDMap", "gidmap"},               {"ContainerID", "container_id"}, {"HostID", "host_id"},
+      {"Slirp4NetNS", "slirp4netns"},     {"OS", "os"},                 {"APIVersion", "APIVersion"},
+      {"FuseOverlayFS", "fuseOverlayFS"}, {"NewUIDMap", "newuidmap"},   {"OsArch", "OsArch"}};
+  for (const auto& [go, yamlkey] : names)
+    if (key == go) return yamlkey;
+  std::string k = key;
+  if (!k.empty()) k[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(k[0])));
+  return k;
+}
+
+// Podman-style YAML rendering for people, with podman's key names.
 void yaml(const Json& j, int indent, std::string& outs) {
   std::string pad(static_cast<size_t>(indent), ' ');
   for (auto it = j.begin(); it != j.end(); ++it) {
-    std::string key = it.key();
-    if (!key.empty() && !(key.size() > 1 && std::isupper(static_cast<unsigned char>(key[1]))))
-      key[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(key[0])));
+    std::string key = podman_key(it.key());
     const Json& v = it.value();
     if (v.is_object()) {
       outs += pad + key + ":" + (v.empty() ? " {}\n" : "\n");

@@ -51,7 +51,8 @@ int cmd_load(Context& ctx, const Args& a) {
     if (l.names.empty()) text += "Loaded image ID: sha256:" + l.id + "\n";
     for (const auto& n : l.names) text += "Loaded image: " + familiar(n) + "\n";
   }
-  if (!a.flag("quiet")) out(text);
+  // -q only hides progress (docker and podman still name what was loaded).
+  out(text);
   return 0;
 }
 

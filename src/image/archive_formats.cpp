@@ -201,6 +201,48 @@ ImageRecord import_rootfs(Store& store, int in_fd, const ImportOptions& opts) {
   return commit_image(store, config.dump(), {d}, "", names);
 }
 
+ImageRecord commit_layer(Store& store, const ImageRecord* base, const std::string& layer_path,
+                         const std::string& layer_digest, uint64_t layer_size, const CommitOptions& opts) {
+  log::Phase phase("commit");
+  Json config = base ? load_image_config(store, *base) : Json::object();
+  if (!config.is_object()) config = Json::object();
+  Json cc = opts.config.is_object() ? opts.config : Json::object();
+  for (const auto& c : opts.changes) apply_change(cc, c);
+
+  std::string now = format_rfc3339_nano(now_nanos());
+  if (!config.contains("architecture")) config["architecture"] = host_arch();
+  if (!config.contains("os")) config["os"] = "linux";
+  config["config"] = cc;
+  config["created"] = now;
+  if (!opts.container_id.empty()) config["container"] = opts.container_id;
+  if (!opts.author.empty()) config["author"] = opts.author;
+  else config.erase("author");
+  if (!opts.message.empty()) config["comment"] = opts.message;
+  else config.erase("comment");
+  Json hist = {{"created", now}, {"created_by", opts.created_by}};
+  if (!opts.author.empty()) hist["author"] = opts.author;
+  if (!opts.message.empty()) hist["comment"] = opts.message;
+  if (!config.contains("history") || !config["history"].is_array()) config["history"] = Json::array();
+  config["history"].push_back(hist);
+  std::vector<LayerDescriptor> layers = base ? base->layers : std::vector<LayerDescriptor>{};
+  Json diff_ids = Json::array();
+  for (const auto& l : layers) diff_ids.push_back(l.diff_id);
+  diff_ids.push_back(layer_digest);
+  config["rootfs"] = {{"type", "layers"}, {"diff_ids", diff_ids}};
+
+  store.commit_blob_file(layer_path, layer_digest);
+  LayerDescriptor d;
+  d.diff_id = layer_digest;
+  d.blob_digest = layer_digest;
+  d.blob_size = layer_size;
+  d.media_type = std::string(media::kOciLayer);
+  d.size = layer_size;
+  layers.push_back(d);
+  std::vector<std::string> names;
+  if (!opts.name.empty()) names.push_back(opts.name);
+  return commit_image(store, config.dump(), layers, "", names);
+}
+
 namespace {
 
 // What a streamed archive held: regular files staged by entry path, and

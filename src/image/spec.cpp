@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "den/error.h"
 #include "den/hash.h"
 #include "den/image.h"
@@ -68,8 +70,20 @@ Json load_image_config(const Store& store, const ImageRecord& rec) {
 }
 
 namespace {
+// Go's encoding/json prints map keys sorted; docker's maps (Labels,
+// ExposedPorts, Volumes) come out sorted, whatever order the config had.
+Json sorted(const Json& j) {
+  if (!j.is_object()) return j;
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  std::sort(keys.begin(), keys.end());
+  Json out = Json::object();
+  for (const auto& k : keys) out[k] = j[k];
+  return out;
+}
+
 Json or_null(const Json& obj, const char* key) {
-  if (obj.is_object() && obj.contains(key)) return obj[key];
+  if (obj.is_object() && obj.contains(key)) return sorted(obj[key]);
   return nullptr;
 }
 }  // namespace
@@ -85,7 +99,7 @@ Json image_inspect_json(const Store& store, const ImageRecord& rec) {
   config["AttachStdin"] = false;
   config["AttachStdout"] = false;
   config["AttachStderr"] = false;
-  if (c.contains("ExposedPorts")) config["ExposedPorts"] = c["ExposedPorts"];
+  if (c.contains("ExposedPorts")) config["ExposedPorts"] = sorted(c["ExposedPorts"]);
   config["Tty"] = false;
   config["OpenStdin"] = false;
   config["StdinOnce"] = false;

@@ -291,7 +291,7 @@ struct RunOutcome {
 
 // One run of the container: spawn, relay, reap. Returns its exit code.
 RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, Clients& clients, int listen_fd,
-                    int sigfd) {
+                    int sigfd, bool is_restart) {
   const Config& cfg = cs.store().config();
   RunOutcome outcome;
   std::string cdir = cs.dir(c.id);
@@ -425,6 +425,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     FileLock l = cs.lock(c.id);
     ContainerState st = cs.state(c.id);
     st.status = ContainerStatus::Running;
+    if (is_restart) st.restart_count++;  // counted when the new run starts, as docker does
     st.pid = pid;
     st.pid_start = process_start_time(pid);
     st.monitor_pid = ::getpid();
@@ -595,8 +596,8 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
     mkdirs(rdir, 0700);
     listen_fd = listen_attach_socket(rdir + "/attach");
     ContainerConfig c = cs.config(id);
-    for (;;) {
-      RunOutcome o = run_once(cs, c, ready_fd, clients, listen_fd, sigfd);
+    for (bool restart = false;; restart = true) {
+      RunOutcome o = run_once(cs, c, ready_fd, clients, listen_fd, sigfd, restart);
       if (ready_fd >= 0) {
         ::close(ready_fd);
         ready_fd = -1;
@@ -605,15 +606,9 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
       if (!o.started) break;
       ContainerState st = cs.state(id);
       if (!should_restart(c, st, code)) break;
-      {
-        FileLock l = cs.lock(id);
-        st = cs.state(id);
-        if (st.stopped_by_user) break;
-        st.restart_count++;
-        cs.save_state(id, st);
-      }
       // docker's back-off starts at 100 ms and doubles; keep it short.
       ::usleep(static_cast<useconds_t>(std::min(100000 << std::min(st.restart_count, 6), 5000000)));
+      if (cs.state(id).stopped_by_user) break;
     }
     ContainerConfig c2 = cs.config(id);
     clients.broadcast(Frame::Exit, std::to_string(code));

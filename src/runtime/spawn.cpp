@@ -22,8 +22,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 
+#include "den/container.h"
 #include "den/error.h"
+#include "den/fs.h"
 #include "den/log.h"
 #include "den/runtime.h"
 
@@ -357,24 +360,16 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
   child_fail(127, 0, "exec %s: executable file not found in $PATH", file);
 }
 
-[[noreturn]] void child_main(const RunPlan& p, const ChildStdio& io, int sync_fd, char* const argv[],
-                             char* const envp[]) {
-  char c;
-  if (::read(sync_fd, &c, 1) != 1) ::_exit(125);  // parent gave up
-  ::close(sync_fd);
-  if (p.rootless) {
-    if (::setresgid(0, 0, 0) != 0) child_fail(125, errno, "setresgid(0)");
-    if (::setresuid(0, 0, 0) != 0) child_fail(125, errno, "setresuid(0)");
-  }
-  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
-    child_fail(125, errno, "make / private");
-  mount_root(p);
-  do_mounts(p);
-  pivot(p);
-  mask_and_protect(p);
-  if (!p.hostname.empty() && ::sethostname(p.hostname.c_str(), p.hostname.size()) != 0)
-    child_fail(125, errno, "sethostname %s", p.hostname.c_str());
-  if (p.bring_up_loopback && (p.clone_flags & CLONE_NEWNET)) loopback_up();
+// The process part shared by a new container (spawn_container) and a process
+// joining a running one (exec_in_container): rlimits, user from the
+// container's /etc/passwd and /etc/group, working directory, standard streams,
+// no_new_privs, capabilities, ids, HOME, a clean signal state, then the exec
+// with 126/127 semantics. Runs in the container's mount namespace.
+// `container_init`: a new container (creates a missing working directory, a
+// chdir failure is 125, dies with its parent); else a process joining one
+// (chdir failure is 126, and it may outlive den, e.g. `den exec -d`).
+[[noreturn]] void setup_process_and_exec(const RunPlan& p, const ChildStdio& io, char* const argv[],
+                                         char* const envp[], bool container_init) {
   for (const auto& r : p.rlimits) {
     struct rlimit rl {
       r.soft, r.hard
@@ -383,8 +378,13 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
   }
   Identity id = resolve_user(p.user);
   if (::chdir(p.cwd.c_str()) != 0) {
-    mkdir_p(p.cwd.c_str(), 0755);
-    if (::chdir(p.cwd.c_str()) != 0) child_fail(125, errno, "chdir to the working directory %s", p.cwd.c_str());
+    int e = errno;
+    if (container_init) {
+      mkdir_p(p.cwd.c_str(), 0755);
+      if (::chdir(p.cwd.c_str()) != 0) e = errno;
+      else e = 0;
+    }
+    if (e) child_fail(container_init ? 125 : 126, e, "chdir to the working directory %s", p.cwd.c_str());
   }
   // Standard streams.
   if (p.tty && io.tty_slave >= 0) {
@@ -422,8 +422,39 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
     const_cast<char**>(envp)[n] = home;
     const_cast<char**>(envp)[n + 1] = nullptr;
   }
-  ::signal(SIGPIPE, SIG_DFL);
+  // A clean signal state: the monitor and the den CLI block the signals they
+  // read from a signalfd, and a blocked mask survives exec (the container
+  // would never see SIGTERM from `den stop` nor SIGINT from its terminal).
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // Last: the credential changes above clear the parent-death signal. The
+  // container dies with its monitor rather than run on unrecorded.
+  if (container_init) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   exec_in_path(p, argv, envp);
+}
+
+[[noreturn]] void child_main(const RunPlan& p, const ChildStdio& io, int sync_fd, char* const argv[],
+                             char* const envp[]) {
+  char c;
+  if (::read(sync_fd, &c, 1) != 1) ::_exit(125);  // parent gave up
+  ::close(sync_fd);
+  if (p.rootless) {
+    if (::setresgid(0, 0, 0) != 0) child_fail(125, errno, "setresgid(0)");
+    if (::setresuid(0, 0, 0) != 0) child_fail(125, errno, "setresuid(0)");
+  }
+  if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0)
+    child_fail(125, errno, "make / private");
+  mount_root(p);
+  do_mounts(p);
+  pivot(p);
+  mask_and_protect(p);
+  if (!p.hostname.empty() && ::sethostname(p.hostname.c_str(), p.hostname.size()) != 0)
+    child_fail(125, errno, "sethostname %s", p.hostname.c_str());
+  if (p.bring_up_loopback && (p.clone_flags & CLONE_NEWNET)) loopback_up();
+  setup_process_and_exec(p, io, argv, envp, true);
 }
 
 }  // namespace
@@ -490,6 +521,135 @@ pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* 
     error->step = got == static_cast<ssize_t>(sizeof r) ? r.step : "container process died during setup";
     error->err = got == static_cast<ssize_t>(sizeof r) ? r.err : 0;
     error->exit_code = got == static_cast<ssize_t>(sizeof r) ? r.exit_code : 125;
+  }
+  return -1;
+}
+
+namespace {
+
+struct NsKind {
+  const char* name;
+  int type;
+};
+// The user namespace first: joining it gives the capabilities needed to join
+// the others (the rootless user owns it).
+const NsKind kExecNamespaces[] = {{"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS}, {"pid", CLONE_NEWPID},
+                                  {"uts", CLONE_NEWUTS},   {"ipc", CLONE_NEWIPC}, {"net", CLONE_NEWNET},
+                                  {"cgroup", CLONE_NEWCGROUP}};
+
+struct JoinNs {
+  int fd;
+  int type;
+  const char* name;
+};
+
+[[noreturn]] void exec_child_main(const RunPlan& p, const ChildStdio& io, const JoinNs* ns, size_t n_ns, int pid_fd,
+                                  char* const argv[], char* const envp[]) {
+  for (size_t i = 0; i < n_ns; i++) {
+    if (::setns(ns[i].fd, ns[i].type) != 0) child_fail(125, errno, "join the container's %s namespace", ns[i].name);
+    ::close(ns[i].fd);
+  }
+  // A joined PID namespace applies to children only: fork once more. With
+  // CLONE_PARENT the process becomes a child of the caller (den), which can
+  // wait for it and forward signals to it directly.
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0) child_fail(125, errno, "fork into the container's PID namespace");
+  if (pid == 0) {
+    ::close(pid_fd);
+    setup_process_and_exec(p, io, argv, envp, false);
+  }
+  ssize_t w = ::write(pid_fd, &pid, sizeof pid);
+  (void)w;
+  ::_exit(0);
+}
+
+}  // namespace
+
+pid_t exec_in_container(const RunPlan& plan, pid_t target, uint64_t target_start, const ChildStdio& stdio,
+                        SpawnError* error) {
+  log::Phase phase("runtime: exec");
+  std::vector<char*> argv, envp;
+  for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  envp.push_back(nullptr);  // spare slot for HOME
+
+  // Open the namespaces before anything else, then check that the process is
+  // still the container's (its pid may have been reused).
+  std::string proc = "/proc/" + std::to_string(target);
+  UniqueFd dir(::open(proc.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) throw Error("the container's process is gone", Errc::NotFound);
+  std::vector<UniqueFd> fds;
+  std::vector<JoinNs> join;
+  for (const auto& k : kExecNamespaces) {
+    std::string rel = std::string("ns/") + k.name;
+    struct stat theirs, ours;
+    if (::fstatat(dir.get(), rel.c_str(), &theirs, 0) != 0) {
+      if (errno == ENOENT) continue;  // kernel without this namespace type
+      throw sys_error(fmt::format("stat {}/{}", proc, rel));
+    }
+    if (::stat((std::string("/proc/self/") + rel).c_str(), &ours) == 0 && ours.st_dev == theirs.st_dev &&
+        ours.st_ino == theirs.st_ino)
+      continue;  // shared with den (host network, real root without a user namespace, ...)
+    int fd = ::openat(dir.get(), rel.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw sys_error(fmt::format("open {}/{}", proc, rel));
+    fds.emplace_back(fd);
+    join.push_back({fd, k.type, k.name});
+  }
+  if (target_start != 0 && process_start_time(target) != target_start)
+    throw Error("the container's process is gone", Errc::NotFound);
+  log::debug("exec: joining {} namespace(s) of pid {}", join.size(), target);
+
+  int errp[2], pidp[2];
+  if (::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
+  if (::pipe2(pidp, O_CLOEXEC) != 0) {
+    int e = errno;
+    ::close(errp[0]);
+    ::close(errp[1]);
+    throw sys_error("pipe", e);
+  }
+  pid_t helper = ::fork();
+  if (helper < 0) {
+    int e = errno;
+    for (int fd : {errp[0], errp[1], pidp[0], pidp[1]}) ::close(fd);
+    throw sys_error("fork", e);
+  }
+  if (helper == 0) {
+    ::close(errp[0]);
+    ::close(pidp[0]);
+    g_err_fd = errp[1];
+    exec_child_main(plan, stdio, join.data(), join.size(), pidp[1], argv.data(), envp.data());
+  }
+  ::close(errp[1]);
+  ::close(pidp[1]);
+  fds.clear();
+  int hst = 0;
+  while (::waitpid(helper, &hst, 0) < 0 && errno == EINTR) {
+  }
+  pid_t pid = -1;
+  ssize_t got;
+  do {
+    got = ::read(pidp[0], &pid, sizeof pid);
+  } while (got < 0 && errno == EINTR);
+  ::close(pidp[0]);
+  if (got != static_cast<ssize_t>(sizeof pid)) pid = -1;
+  // The report pipe closes when the process execs (or dies).
+  ChildReport r{};
+  do {
+    got = ::read(errp[0], &r, sizeof r);
+  } while (got < 0 && errno == EINTR);
+  ::close(errp[0]);
+  if (got == 0 && pid > 0) return pid;
+  if (pid > 0) {
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
+  if (error) {
+    bool full = got == static_cast<ssize_t>(sizeof r);
+    error->step = full ? r.step : "the exec process died during setup";
+    error->err = full ? r.err : 0;
+    error->exit_code = full ? r.exit_code : 125;
   }
   return -1;
 }
