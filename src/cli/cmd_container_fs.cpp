@@ -232,8 +232,9 @@ std::string ns_pid(pid_t pid) {
   if (!st) return std::to_string(pid);
   for (const auto& line : split(*st, '\n'))
     if (line.rfind("NSpid:", 0) == 0) {
-      std::vector<std::string> f = fields_of(line.substr(6));
-      for (auto& x : f) x = trim(x);
+      std::string rest = line.substr(6);
+      std::replace(rest.begin(), rest.end(), '\t', ' ');
+      std::vector<std::string> f = fields_of(rest);
       if (!f.empty()) return f.back();
     }
   return std::to_string(pid);
@@ -1021,13 +1022,32 @@ int cmd_system_check(Context& ctx, const Args& a) {
     if (ctr_alive) {
       live_ids.insert(id);
       inits[st.pid] = id;
-      if (mon_alive) monitors[st.monitor_pid] = id;
-      else problems.push_back({fmt::format("container {} ({}): running (pid {}) but its monitor (pid {}) is gone",
-                                           name, id.substr(0, 12), st.pid, st.monitor_pid),
-                               nullptr});
-      continue;
+      if (mon_alive) {
+        monitors[st.monitor_pid] = id;
+        continue;
+      }
     }
     std::string sid = id;
+    if (ctr_alive) {
+      // Nobody holds its stdio or will record its exit: stop it.
+      pid_t pid = st.pid;
+      uint64_t start = st.pid_start;
+      problems.push_back({fmt::format("container {} ({}): running (pid {}) but its monitor (pid {}) is gone", name,
+                                      id.substr(0, 12), st.pid, st.monitor_pid),
+                          [&cs, sid, pid, start] {
+                            if (!kill_if_same(pid, start)) return false;
+                            FileLock l = cs.lock(sid);
+                            ContainerState s =
+                                container_state_from_json(Json::parse(read_file(cs.dir(sid) + "/state.json")));
+                            s.status = ContainerStatus::Exited;
+                            s.exit_code = 137;
+                            s.finished_at = now_nanos();
+                            s.pid = 0;
+                            cs.save_state(sid, s);
+                            return true;
+                          }});
+      continue;
+    }
     problems.push_back({fmt::format("container {} ({}): state says {} but its process {} is gone", name,
                                     id.substr(0, 12), status_name(st.status), st.pid),
                         [&cs, sid] {

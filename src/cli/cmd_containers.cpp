@@ -193,18 +193,18 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
   if (c.tty) add_env(c.env, "TERM=xterm");
   c.network = a.value("network", a.value("net", "slirp4netns"));
   if (c.network == "default" || c.network == "bridge") c.network = "slirp4netns";
-  if (c.network != "none" && c.network != "host" && c.network != "slirp4netns")
-    throw Error(fmt::format("unsupported --network \"{}\": use none, host or slirp4netns", c.network),
+  if (c.network != "none" && c.network != "host" && c.network != "slirp4netns" &&
+      c.network.rfind("container:", 0) != 0)
+    throw Error(fmt::format("unsupported --network \"{}\": use none, host, slirp4netns or container:NAME", c.network),
                 Errc::Unsupported);
+  for (const std::string& v : {c.network, a.value("ipc"), a.value("pid")})
+    if (v.rfind("container:", 0) == 0) ContainerStore(ctx.store()).resolve(v.substr(10));  // must exist
   c.ipc = a.value("ipc", "private");
   c.pid = a.value("pid", "private");
   c.uts = a.value("uts", "private");
   for (const auto& [opt, val] : {std::pair{"ipc", c.ipc}, {"pid", c.pid}, {"uts", c.uts}})
     if (val != "private" && val != "host" && val != "" && !(std::string(opt) != "uts" && val.rfind("container:", 0) == 0))
       throw Error(fmt::format("invalid --{} \"{}\": use private or host", opt, val), Errc::Invalid);
-  for (const auto& [opt, val] : {std::pair{"ipc", c.ipc}, {"pid", c.pid}})
-    if (val.rfind("container:", 0) == 0)
-      throw Error(fmt::format("--{} container:NAME is not supported yet", opt), Errc::Unsupported);
   c.privileged = a.flag("privileged");
   c.cap_add = a.list("cap-add");
   c.cap_drop = a.list("cap-drop");

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/prctl.h>
@@ -309,6 +310,29 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   }
   RunPlan plan = build_plan(cfg, c, image_config, lowers, cdir, userdata);
   if (cfg.rootless) plan.idmap = rootless_id_mappings(cfg);
+  // container:NAME options join that container's namespaces (and, rootless,
+  // its user namespace, which owns them).
+  std::string target;
+  std::vector<std::pair<int, std::string>> joins;
+  for (const auto& [value, type] : {std::pair{c.network, CLONE_NEWNET}, {c.ipc, CLONE_NEWIPC}, {c.pid, CLONE_NEWPID}}) {
+    if (value.rfind("container:", 0) != 0) continue;
+    std::string other = cs.resolve(value.substr(10));
+    if (!target.empty() && other != target)
+      throw Error("all container:NAME options must name the same container", Errc::Invalid);
+    target = other;
+    ContainerState ost = cs.state(other);
+    if (ost.status != ContainerStatus::Running)
+      throw Error(fmt::format("cannot join the namespaces of {}: it is not running", value.substr(10)), Errc::Invalid);
+    joins.emplace_back(type, fmt::format("/proc/{}/ns/{}", ost.pid,
+                                         type == CLONE_NEWNET ? "net" : type == CLONE_NEWIPC ? "ipc" : "pid"));
+  }
+  if (!joins.empty()) {
+    if (cfg.rootless) {
+      ContainerState ost = cs.state(target);
+      joins.insert(joins.begin(), {CLONE_NEWUSER, fmt::format("/proc/{}/ns/user", ost.pid)});
+    }
+    plan.join_ns = joins;
+  }
   if (c.init)
     for (auto& m : plan.mounts)
       if (m.target == "/run/den-init") m.source = find_init(cfg);

@@ -124,7 +124,7 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
   p.readonly_root = c.read_only;
 
   const unsigned long nosuid_nodev_noexec = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-  bool own_pidns = (p.clone_flags & CLONE_NEWPID) != 0;
+  bool own_pidns = (p.clone_flags & CLONE_NEWPID) != 0 || c.pid.rfind("container:", 0) == 0;
   if (own_pidns) {
     p.mounts.push_back({"proc", "/proc", "proc", nosuid_nodev_noexec, "", false, false});
   } else {
@@ -137,7 +137,7 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
                       fmt::format("mode=1777,size={}", c.shm_size > 0 ? c.shm_size : 65536 * 1024), false, false});
   if (p.clone_flags & CLONE_NEWIPC)
     p.mounts.push_back({"mqueue", "/dev/mqueue", "mqueue", nosuid_nodev_noexec, "", false, false});
-  if (p.clone_flags & CLONE_NEWNET)
+  if ((p.clone_flags & CLONE_NEWNET) || c.network.rfind("container:", 0) == 0)
     p.mounts.push_back({"sysfs", "/sys", "sysfs", nosuid_nodev_noexec | MS_RDONLY, "", false, false});
   else
     p.mounts.push_back({"/sys", "/sys", "", MS_BIND | MS_REC, "", false, true});

@@ -472,7 +472,16 @@ pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* 
 
   int sync[2], errp[2];
   if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
-  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, plan.clone_flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  // Joining another container's namespaces (--network container:X, ...):
+  // nothing may be created from the host's user namespace, so a plain child
+  // joins X's user namespace first, unshares the rest there, and clones the
+  // container process with CLONE_PARENT so that it is still our child.
+  const bool joining = !plan.join_ns.empty();
+  const bool joins_userns = joining && plan.join_ns.front().first == CLONE_NEWUSER;
+  int pidpipe[2] = {-1, -1};
+  if (joining && ::pipe2(pidpipe, O_CLOEXEC) != 0) throw sys_error("pipe");
+  int flags = joining ? 0 : plan.clone_flags;
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, flags | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (pid < 0) {
     int e = errno;
     ::close(sync[0]);
@@ -486,17 +495,62 @@ pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* 
     ::close(errp[0]);
     g_err_fd = errp[1];
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (joining) {
+      int joined = 0;
+      for (const auto& [type, path] : plan.join_ns) {
+        int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0 || ::setns(fd, type) != 0) child_fail(125, errno, "join namespace %s", path.c_str());
+        ::close(fd);
+        joined |= type;
+      }
+      int rest = plan.clone_flags & ~(CLONE_NEWUSER | CLONE_NEWPID | joined);
+      if (rest && ::unshare(rest) != 0) child_fail(125, errno, "unshare namespaces");
+      if ((plan.clone_flags & CLONE_NEWPID) && !(joined & CLONE_NEWPID) && ::unshare(CLONE_NEWPID) != 0)
+        child_fail(125, errno, "unshare the PID namespace");
+      pid_t g = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+      if (g < 0) child_fail(125, errno, "clone the container process");
+      if (g == 0) {
+        ::close(pidpipe[0]);
+        ::close(pidpipe[1]);
+        child_main(plan, stdio, sync[0], argv.data(), envp.data());
+      }
+      ssize_t w = ::write(pidpipe[1], &g, sizeof g);
+      (void)w;
+      ::_exit(0);
+    }
     child_main(plan, stdio, sync[0], argv.data(), envp.data());
   }
   ::close(sync[0]);
   ::close(errp[1]);
+  if (joining) {
+    ::close(pidpipe[1]);
+    pid_t g = -1;
+    ssize_t got = ::read(pidpipe[0], &g, sizeof g);
+    ::close(pidpipe[0]);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    if (got != static_cast<ssize_t>(sizeof g)) {
+      // The intermediate failed and reported why on the error pipe.
+      ::close(sync[1]);
+      ChildReport r{};
+      ssize_t n = ::read(errp[0], &r, sizeof r);
+      ::close(errp[0]);
+      if (error) {
+        error->step = n == static_cast<ssize_t>(sizeof r) ? r.step : "join the namespaces of another container";
+        error->err = n == static_cast<ssize_t>(sizeof r) ? r.err : 0;
+        error->exit_code = 125;
+      }
+      return -1;
+    }
+    pid = g;
+  }
   auto kill_child = [&] {
     ::kill(pid, SIGKILL);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
     }
   };
   try {
-    if (plan.rootless) write_id_maps(pid, plan.idmap);
+    if (plan.rootless && !joins_userns) write_id_maps(pid, plan.idmap);
     if (after_clone) after_clone(pid);
   } catch (...) {
     ::close(sync[1]);
