@@ -1,6 +1,7 @@
 // Moving images in and out of the store as files: `den import` (a root file
-// system tarball), `den load` (docker-archive, oci-archive) and `den save`
-// (docker-archive, oci-archive, oci-dir). Everything is streamed once: blobs
+// system tarball), `den load` (docker-archive, oci-archive), `den save`
+// (docker-archive, oci-archive, oci-dir) and `den commit` (a container's
+// changes as a new layer). Everything is streamed once: blobs
 // are hashed as they are written to the staging area and verified before they
 // are committed; nothing reaches images.json before every blob and layer it
 // names is in place.
@@ -23,6 +24,22 @@ struct ImportOptions {
 };
 // Reads a (possibly compressed) root file system tar from in_fd.
 ImageRecord import_rootfs(Store& store, int in_fd, const ImportOptions& opts);
+
+struct CommitOptions {
+  Json config = Json::object();      // the new image's "config" (the container's settings)
+  std::vector<std::string> changes;  // Dockerfile instructions, applied after `config`
+  std::string message;               // comment
+  std::string author;
+  std::string created_by;            // history entry (docker: the container's command)
+  std::string container_id;
+  std::string name;                  // canonical reference, or "" for none
+};
+// Records a new image made of `base` (nullptr for none) plus one layer: the
+// uncompressed tar staged at layer_path whose sha256 is layer_digest. The
+// staged file is moved into the blob store. Must run inside den's user
+// namespace (the layer is extracted). Returns the new image.
+ImageRecord commit_layer(Store& store, const ImageRecord* base, const std::string& layer_path,
+                         const std::string& layer_digest, uint64_t layer_size, const CommitOptions& opts);
 
 struct LoadedImage {
   std::string id;

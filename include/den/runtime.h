@@ -102,4 +102,16 @@ struct SpawnError {
 pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* error,
                       const std::function<void(pid_t)>& after_clone = {});
 
+// den exec: runs plan.argv in the namespaces of the running container process
+// `target` (whose /proc start time must be `target_start`, 0 to skip the
+// check), with the plan's process settings (env, user, cwd, capabilities,
+// rlimits, no_new_privileges, tty). A helper joins the namespaces
+// (/proc/PID/ns/*: user first, skipping those den shares) and forks the
+// process into the PID namespace as a child of the caller. Returns its pid once
+// it has exec'd, or -1 with *error set (exit code 125, or 126/127 when the
+// command cannot be invoked / is not found). Call from a single-threaded
+// process. Throws den::Error when the container's process is gone.
+pid_t exec_in_container(const RunPlan& plan, pid_t target, uint64_t target_start, const ChildStdio& stdio,
+                        SpawnError* error);
+
 }  // namespace den
