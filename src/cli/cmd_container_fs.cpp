@@ -807,10 +807,22 @@ std::string mount_rootfs(ContainerStore& cs, const ContainerConfig& c) {
   if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) throw sys_error("make mounts private");
   std::string mnt = cdir + "/merged";
   mkdirs(mnt, 0755);
-  std::string opts = "lowerdir=" + upper + ":" + join(lowers, ":");
+  // Paths relative to the store keep the mount options short (they are
+  // limited to a page): the kernel resolves them against our cwd.
+  std::string rootdir = cs.store().root();
+  auto rel = [&](const std::string& p) {
+    return p.rfind(rootdir + "/", 0) == 0 ? p.substr(rootdir.size() + 1) : p;
+  };
+  std::string opts = "lowerdir=" + rel(upper);
+  for (const auto& l : lowers) opts += ":" + rel(l);
   if (cfg.rootless) opts += ",userxattr";
-  if (::mount("overlay", mnt.c_str(), "overlay", MS_RDONLY, opts.c_str()) != 0)
-    throw sys_error(fmt::format("mount the container's file system (overlay, {} layers)", lowers.size() + 1));
+  UniqueFd cwd(::open(".", O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (::chdir(rootdir.c_str()) != 0) throw sys_error("chdir " + rootdir);
+  int r = ::mount("overlay", mnt.c_str(), "overlay", MS_RDONLY, opts.c_str());
+  int e = errno;
+  if (cwd && ::fchdir(cwd.get()) != 0) throw sys_error("fchdir");
+  if (r != 0)
+    throw sys_error(fmt::format("mount the container's file system (overlay, {} layers)", lowers.size() + 1), e);
   return mnt;
 }
 
