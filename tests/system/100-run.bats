@@ -262,6 +262,8 @@ local_teardown() {
     run_den ps -aq
     assert_output ""
     assert_no_staging_leftovers
+    run_den system check
+    assert_success
 }
 
 @test "SIGKILL of den or of the monitor leaves no stale state" {
@@ -281,6 +283,9 @@ local_teardown() {
     run_den run --rm --network none bb echo still-works
     assert_success
     assert_output still-works
+    run_den system check
+    assert_success
+    assert_output OK
 }
 
 @test "run --rootfs runs a plain directory" {
