@@ -207,11 +207,13 @@ local_teardown() {
 }
 
 @test "20 parallel run -d all succeed and ps shows exactly 20" {
-    local i
+    local i pids=()
     for i in $(seq 20); do
         den run -d --network none bb sleep 60 >"$WORK/id.$i" 2>&1 &
+        pids+=($!)
     done
-    wait
+    # Only our jobs: bats keeps a timer of its own in the background.
+    wait "${pids[@]}"
     run_den ps -q
     assert_line_count 20
     run_den rm -f $(den ps -aq)
