@@ -108,7 +108,8 @@ ContainerConfig container_config_from_json(const Json& j);
 Json to_json(const ContainerState& s);
 ContainerState container_state_from_json(const Json& j);
 
-// /proc/<pid>/stat field 22 (start time in clock ticks since boot), 0 if gone.
+// /proc/<pid>/stat field 22 (start time in clock ticks since boot), 0 if the
+// process is gone or a zombie.
 uint64_t process_start_time(pid_t pid);
 // Current boot id (/proc/sys/kernel/random/boot_id).
 std::string current_boot_id();

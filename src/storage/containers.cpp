@@ -182,7 +182,10 @@ uint64_t process_start_time(pid_t pid) {
   const char* p = std::strrchr(buf, ')');
   if (!p) return 0;
   p += 2;
-  // p is at field 3 (state); starttime is field 22.
+  // p is at field 3 (state). A zombie has exited already: not alive, even
+  // if nobody has reaped it yet (an orphan waits for the host's init).
+  if (*p == 'Z' || *p == 'X') return 0;
+  // starttime is field 22.
   for (int field = 3; field < 22 && *p; field++) {
     p = std::strchr(p, ' ');
     if (!p) return 0;
