@@ -436,6 +436,7 @@ int attach_client(int fd, bool tty, bool send_stdin, pid_t container_pid, bool s
     while (int s = sigs.next()) {
       if (s == SIGWINCH) send_size();
       else if (sig_proxy && !tty && container_pid > 0) ::kill(container_pid, s);
+      else if (s == SIGINT || s == SIGTERM || s == SIGHUP) return 128 + s;  // leave, the container runs on
     }
     if (p[2].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
