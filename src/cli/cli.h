@@ -107,6 +107,13 @@ std::string group_help(const std::string& group, const std::string& prog);
 // file name. man/ in the source tree holds their current output.
 std::vector<std::pair<std::string, std::string>> man_pages();
 
+// ---- environment (docker's -e / --env-file rules; cmd_exec.cpp) -------------
+
+// Sets KEY=VALUE in env; "KEY" alone takes the host's value (or nothing).
+void add_env(std::vector<std::string>& env, const std::string& kv);
+// KEY=VALUE lines of an env file; '#' comments and blank lines skipped.
+std::vector<std::string> read_env_file(const std::string& path);
+
 // ---- output helpers (output.cpp) -------------------------------------------
 
 // Aligns tab-separated cells like Go's tabwriter with docker's settings

@@ -73,46 +73,6 @@ std::vector<Option> create_options() {
   };
 }
 
-void add_env(std::vector<std::string>& env, const std::string& kv) {
-  auto eq = kv.find('=');
-  std::string key = kv.substr(0, eq);
-  std::string entry = kv;
-  if (eq == std::string::npos) {
-    const char* v = std::getenv(key.c_str());
-    if (!v) return;  // docker: -e VAR without value takes the host's, or nothing
-    entry = key + "=" + v;
-  }
-  for (auto& e : env)
-    if (e.compare(0, key.size() + 1, key + "=") == 0) {
-      e = entry;
-      return;
-    }
-  env.push_back(entry);
-}
-
-std::vector<std::string> read_env_file(const std::string& path) {
-  std::string text;
-  try {
-    text = read_file(path);
-  } catch (Error& e) {
-    throw e.context("--env-file");
-  }
-  std::vector<std::string> out;
-  int lineno = 0;
-  for (const auto& raw : split(text, '\n')) {
-    lineno++;
-    std::string line = trim(raw);
-    if (line.empty() || line[0] == '#') continue;
-    std::string key = line.substr(0, line.find('='));
-    if (key.empty() || key.find_first_of(" \t") != std::string::npos)
-      throw Error(fmt::format("invalid line {} in env file {}: \"{}\" (expected KEY=VALUE, and no spaces in KEY)",
-                              lineno, path, line),
-                  Errc::Invalid);
-    out.push_back(line);
-  }
-  return out;
-}
-
 // Builds the container config from run/create flags and the image (docker's
 // override rules: --entrypoint resets the image's Cmd, arguments after the
 // image replace Cmd, -e after --env-file after the image's Env).

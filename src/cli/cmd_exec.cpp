@@ -41,8 +41,6 @@
 
 namespace den::cli {
 
-namespace {
-
 // ---- environment (docker's -e / --env-file rules) ----------------------------
 
 void add_env(std::vector<std::string>& env, const std::string& kv) {
@@ -85,6 +83,8 @@ std::vector<std::string> read_env_file(const std::string& path) {
   }
   return out;
 }
+
+namespace {
 
 // ---- terminals -------------------------------------------------------------------
 
