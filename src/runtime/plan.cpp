@@ -177,7 +177,8 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
     p.masked_paths = kMaskedPaths;
     p.readonly_paths = kReadonlyPaths;
   }
-  p.hostname = (p.clone_flags & CLONE_NEWUTS) ? c.hostname : "";
+  // docker's default host name is the short container ID.
+  if (p.clone_flags & CLONE_NEWUTS) p.hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
 
   // Process.
   p.argv = c.argv();
@@ -191,15 +192,17 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
   p.user = c.user;
   p.tty = c.tty;
 
+  // docker's order: --cap-drop ALL first, then the additions, then the
+  // individual drops ("--cap-drop all --cap-add net_admin" keeps NET_ADMIN).
   uint64_t caps = c.privileged ? ~uint64_t{0} : default_capabilities();
+  for (const auto& d : c.cap_drop)
+    if (to_lower(d) == "all") caps = 0;
   for (const auto& a : c.cap_add) {
     if (to_lower(a) == "all") caps = ~uint64_t{0};
     else caps |= bit(capability_from_name(a));
   }
-  for (const auto& d : c.cap_drop) {
-    if (to_lower(d) == "all") caps = 0;
-    else caps &= ~bit(capability_from_name(d));
-  }
+  for (const auto& d : c.cap_drop)
+    if (to_lower(d) != "all") caps &= ~bit(capability_from_name(d));
   p.capabilities = caps;
   p.no_new_privileges = c.no_new_privileges;
   for (const auto& u : c.ulimits)
