@@ -4,7 +4,7 @@
 # Measures, with hyperfine, as the unprivileged user dentest:
 #   1. run --rm --network none bb true
 #   2. run -d + exec + rm -f   (exec only when den has it)
-#   3. ps -a with 100 and 1000 containers
+#   3. ps -a with 100 and 1000 containers (PS_COUNTS="100 1000"; RUNS=10)
 # podman runs with runc and the cgroupfs manager: crun refuses this host's
 # hybrid cgroup layout. Prints a table of medians and den/podman ratios.
 set -euo pipefail
@@ -55,7 +55,7 @@ if as_user "$D exec --help" >/dev/null 2>&1; then
     "bash -c \"c=\\\$($D run -d --network none localhost/bb:1 sleep 100); $D exec \\\$c true; $D rm -f \\\$c >/dev/null\"" \
     "bash -c \"c=\\\$($P run -d --network none localhost/bb:1 sleep 100); $P exec \\\$c true; $P rm -f -t0 \\\$c >/dev/null\""
 fi
-for n in 100 1000; do
+for n in ${PS_COUNTS:-100 1000}; do
   have=$(as_user "$D ps -aq | wc -l")
   as_user "for i in \$(seq $((have + 1)) $n); do $D create --network none localhost/bb:1 true >/dev/null; done"
   if [[ -n $P ]]; then
