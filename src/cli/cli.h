@@ -114,6 +114,15 @@ void add_env(std::vector<std::string>& env, const std::string& kv);
 // KEY=VALUE lines of an env file; '#' comments and blank lines skipped.
 std::vector<std::string> read_env_file(const std::string& path);
 
+// ---- attach (cmd_exec.cpp) ----------------------------------------------------
+
+// Relays between den's stdio and a container monitor's attach stream (raw
+// terminal with -t, detach keys, signal proxy, resize). Returns the
+// container's exit code, -1 when the user detached, -2 when the monitor went
+// away without an exit frame, 128+N when signal N ended the client.
+int attach_session(int fd, bool tty, bool send_stdin, bool close_stdin_at_eof, pid_t container_pid, bool sig_proxy,
+                   const std::string& detach_keys);
+
 // ---- output helpers (output.cpp) -------------------------------------------
 
 // Aligns tab-separated cells like Go's tabwriter with docker's settings

@@ -250,102 +250,6 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
   return c;
 }
 
-// ---- attach client -----------------------------------------------------------
-
-struct RawTerminal {
-  bool active = false;
-  struct termios saved {};
-  void enable() {
-    if (!::isatty(STDIN_FILENO) || ::tcgetattr(STDIN_FILENO, &saved) != 0) return;
-    struct termios raw = saved;
-    ::cfmakeraw(&raw);
-    if (::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0) active = true;
-  }
-  ~RawTerminal() {
-    if (active) ::tcsetattr(STDIN_FILENO, TCSANOW, &saved);
-  }
-};
-
-std::string window_size() {
-  struct winsize ws {};
-  if (::ioctl(STDIN_FILENO, TIOCGWINSZ, &ws) != 0 || ws.ws_row == 0) return "";
-  return fmt::format("{} {}", ws.ws_row, ws.ws_col);
-}
-
-// Relays between our stdio and the monitor. Returns the container's exit code
-// or -1 when the user detached (ctrl-p ctrl-q).
-int attach_relay(int fd, bool tty, bool send_stdin, pid_t container_pid, bool sig_proxy) {
-  RawTerminal raw;
-  if (tty && send_stdin) raw.enable();
-  sigset_t mask;
-  sigemptyset(&mask);
-  for (int s : {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGWINCH}) sigaddset(&mask, s);
-  sigprocmask(SIG_BLOCK, &mask, nullptr);
-  int sigfd = ::signalfd(-1, &mask, SFD_CLOEXEC);
-  if (tty) {
-    std::string ws = window_size();
-    if (!ws.empty()) write_frame(fd, Frame::Resize, ws);
-  }
-  bool stdin_open = send_stdin;
-  int detach_state = 0;  // ctrl-p seen
-  int exit_code = 0;
-  bool have_exit = false;
-  for (;;) {
-    struct pollfd p[3] = {{fd, POLLIN, 0}, {sigfd, POLLIN, 0}, {stdin_open ? STDIN_FILENO : -1, POLLIN, 0}};
-    if (::poll(p, 3, -1) < 0) {
-      if (errno == EINTR) continue;
-      break;
-    }
-    if (p[1].revents & POLLIN) {
-      struct signalfd_siginfo si;
-      if (::read(sigfd, &si, sizeof si) == sizeof si) {
-        if (si.ssi_signo == SIGWINCH) {
-          std::string ws = window_size();
-          if (!ws.empty()) write_frame(fd, Frame::Resize, ws);
-        } else if (sig_proxy && container_pid > 0) {
-          ::kill(container_pid, static_cast<int>(si.ssi_signo));
-        }
-      }
-    }
-    if (p[2].revents & (POLLIN | POLLHUP)) {
-      char buf[8192];
-      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (n <= 0) {
-        stdin_open = false;
-        write_frame(fd, Frame::StdinEof, "");
-      } else {
-        std::string data(buf, static_cast<size_t>(n));
-        if (tty) {
-          // docker's default detach keys: ctrl-p ctrl-q.
-          for (char ch : data) {
-            if (detach_state == 1 && ch == 0x11) return -1;
-            detach_state = ch == 0x10 ? 1 : 0;
-          }
-        }
-        write_frame(fd, Frame::Stdin, data);
-      }
-    }
-    if (p[0].revents & (POLLIN | POLLHUP)) {
-      Frame t;
-      std::string payload;
-      if (!read_frame(fd, &t, &payload)) break;
-      if (t == Frame::Stdout) write_all(STDOUT_FILENO, payload);
-      else if (t == Frame::Stderr) write_all(STDERR_FILENO, payload);
-      else if (t == Frame::Error) {
-        std::string line = "Error: " + payload + "\n";
-        write_all(STDERR_FILENO, line);
-      } else if (t == Frame::Exit) {
-        exit_code = std::atoi(payload.c_str());
-        have_exit = true;
-        break;
-      }
-    }
-  }
-  ::close(sigfd);
-  sigprocmask(SIG_UNBLOCK, &mask, nullptr);
-  return have_exit ? exit_code : 125;
-}
-
 // ---- commands ----------------------------------------------------------------
 
 ContainerStore containers(Context& ctx) { return ContainerStore(ctx.store()); }
@@ -387,9 +291,15 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
     out(c.id + "\n");
     return 0;
   }
-  int code = attach_relay(sv[0], c.tty, c.stdin_open, r.pid, a.value("sig-proxy", "true") == "true");
+  int code = attach_session(sv[0], c.tty, c.stdin_open, true, r.pid, a.value("sig-proxy", "true") == "true",
+                            a.value("detach-keys"));
   ::close(sv[0]);
   if (code == -1) return 0;  // detached
+  if (code == -2) {
+    ContainerState end;
+    wait_for_exit(cs, c.id, 5000, &end);
+    code = end.exit_code;
+  }
   if (!r.ok && code == 0) code = r.exit_code;
   return code;
 }
@@ -418,8 +328,13 @@ int cmd_start(Context& ctx, const Args& a) {
     if (attach && ::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw sys_error("socketpair");
     StartResult r = start_container(cs, id, attach ? sv[1] : -1);
     if (attach) {
-      int code = attach_relay(sv[0], c.tty, a.flag("interactive") && c.stdin_open, r.pid, true);
+      int code = attach_session(sv[0], c.tty, a.flag("interactive") && c.stdin_open, true, r.pid, true, "");
       ::close(sv[0]);
+      if (code == -2) {
+        ContainerState end;
+        wait_for_exit(cs, id, 5000, &end);
+        code = end.exit_code;
+      }
       return code < 0 ? 0 : code;
     }
     if (!r.ok) throw Error(fmt::format("unable to start container \"{}\": {}", arg, r.error)).with_exit_code(r.exit_code);

@@ -416,7 +416,7 @@ int connect_attach_socket(const std::string& path) {
 // Relays between den's stdio and the monitor. Returns the container's exit
 // code, or -1 when the user detached.
 int attach_client(int fd, bool tty, bool send_stdin, pid_t container_pid, bool sig_proxy, const std::string& keys,
-                  SignalRelay& sigs) {
+                  SignalRelay& sigs, bool close_stdin_at_eof = false) {
   RawTerminal raw;
   if (tty && send_stdin) raw.enable();
   auto send_size = [&] {
@@ -452,9 +452,11 @@ int attach_client(int fd, bool tty, bool send_stdin, pid_t container_pid, bool s
         }
         if (!data.empty()) write_frame(fd, Frame::Stdin, data);
       } else if (n == 0 || errno != EINTR) {
-        // As docker for a container started without --attach stdin: the end
-        // of our input does not close the container's.
+        // `den run -i`: the end of our input is the end of the container's.
+        // `den attach`, as docker for a container started without attached
+        // stdin: the container's stdin stays open.
         stdin_open = false;
+        if (close_stdin_at_eof) write_frame(fd, Frame::StdinEof, "");
       }
     }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
@@ -519,6 +521,13 @@ void register_exec_commands(std::vector<Command>& t) {
                 {"no-stdin", 0, OptKind::Bool, "", "Do not attach STDIN", ""},
                 {"sig-proxy", 0, OptKind::Bool, "", "Proxy all received signals to the process", "true"}},
                false, 1, 1, cmd_attach});
+}
+
+int attach_session(int fd, bool tty, bool send_stdin, bool close_stdin_at_eof, pid_t container_pid, bool sig_proxy,
+                   const std::string& detach_keys) {
+  SignalRelay sigs;
+  return attach_client(fd, tty, send_stdin, container_pid, sig_proxy, parse_detach_keys(detach_keys), sigs,
+                       close_stdin_at_eof);
 }
 
 }  // namespace den::cli
