@@ -24,7 +24,7 @@ as_user "
   set -e
   mkdir -p $WORK/root/bin $WORK/root/etc $WORK/root/tmp
   cp /bin/busybox $WORK/root/bin/
-  for a in \$(/bin/busybox --list); do ln -sf busybox $WORK/root/bin/\$a; done
+  for a in \$(/bin/busybox --list); do [ \$a = busybox ] || ln -sf busybox $WORK/root/bin/\$a; done
   echo 'root:x:0:0:root:/root:/bin/sh' > $WORK/root/etc/passwd
   tar -C $WORK/root --numeric-owner --owner=0 --group=0 -cf $WORK/bb.tar .
   den --root $WORK/den import -c 'CMD [\"/bin/sh\"]' $WORK/bb.tar localhost/bb:1 >/dev/null
