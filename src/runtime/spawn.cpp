@@ -457,18 +457,28 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
   setup_process_and_exec(p, io, argv, envp, true);
 }
 
+// argv and envp of the process, as the child needs them (prepared before
+// the clone; envp has a spare slot for HOME).
+struct ChildArgs {
+  explicit ChildArgs(const RunPlan& plan) {
+    for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    envp.push_back(nullptr);
+  }
+  std::vector<char*> argv, envp;
+};
+
 }  // namespace
 
 pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* error,
                       const std::function<void(pid_t)>& after_clone) {
   log::Phase phase("runtime: spawn");
   // Everything the child needs, prepared before the clone.
-  std::vector<char*> argv, envp;
-  for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  envp.push_back(nullptr);  // spare slot for HOME
+  ChildArgs args(plan);
+  std::vector<char*>& argv = args.argv;
+  std::vector<char*>& envp = args.envp;
 
   int sync[2], errp[2];
   if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
@@ -622,12 +632,9 @@ struct JoinNs {
 pid_t exec_in_container(const RunPlan& plan, pid_t target, uint64_t target_start, const ChildStdio& stdio,
                         SpawnError* error) {
   log::Phase phase("runtime: exec");
-  std::vector<char*> argv, envp;
-  for (const auto& a : plan.argv) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (const auto& e : plan.env) envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  envp.push_back(nullptr);  // spare slot for HOME
+  ChildArgs args(plan);
+  std::vector<char*>& argv = args.argv;
+  std::vector<char*>& envp = args.envp;
 
   // Open the namespaces before anything else, then check that the process is
   // still the container's (its pid may have been reused).
