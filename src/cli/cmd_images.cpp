@@ -203,7 +203,7 @@ int cmd_image_prune(Context& ctx, const Args& a) {
           auto t = parse_docker_time(v, now);
           if (!t) throw Error(fmt::format("invalid until filter \"{}\"", v), Errc::Invalid);
           if (r.created >= *t) candidate = false;
-        } else if (!keep_image(store, r, "", {{"label", v}}, nullptr)) {
+        } else {
           Json cfg = load_image_config(store, r);
           if (!keep_image(store, r, "", {{"label", v}}, &cfg)) candidate = false;
         }
