@@ -145,6 +145,10 @@ class ContainerStore {
   void rename(const std::string& id, const std::string& new_name);
   // Removes files and the name. Caller holds the lock and has stopped it.
   void remove(const std::string& id);
+  // remove() in two steps: takes the container out of the store at once (its
+  // directory renamed into tmp/, its name freed) and returns the trash, whose
+  // files are deleted when it goes away (or by the next writer, after a crash).
+  Store::Staging detach(const std::string& id);
 
   Store& store() { return store_; }
 

@@ -44,7 +44,16 @@ UniqueFd open_file(const std::string& path, int flags, mode_t mode = 0644);
 
 std::string read_file(const std::string& path);
 std::optional<std::string> read_file_if_exists(const std::string& path);
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644);
+// How much of write_file_atomic reaches the disk before it returns. Every
+// kind is atomic against a killed den (the rename); they differ after a
+// power loss only:
+//   Full: file and directory entry are durable (images, configs);
+//   Data: the content is durable, the rename may be lost (files inside a
+//         staging directory that is synced and renamed as a whole);
+//   None: neither (a container's state.json, which describes processes that
+//         a power loss ends anyway, and files derived anew at each start).
+enum class Sync { Full, Data, None };
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode = 0644, Sync sync = Sync::Full);
 // Writes all of data to fd, retrying on EINTR/short writes.
 void write_all(int fd, std::string_view data, const char* what = "write");
 // Reads up to n bytes, retrying on EINTR; returns bytes read (0 at EOF).

@@ -46,7 +46,9 @@ StartResult start_container(ContainerStore& cs, const std::string& id, int attac
 void run_in_userns(const Config& cfg, const std::function<void()>& fn);
 
 // Removes a stopped container: files (in the user namespace) and its name.
-void remove_container(ContainerStore& cs, const std::string& id);
+// `gone`, when given, runs as soon as the container is out of the store (name
+// free, invisible to ps), while its files are still being deleted.
+void remove_container(ContainerStore& cs, const std::string& id, const std::function<void()>& gone = {});
 
 // Blocks until the container is not running; returns its state.
 // timeout_ms < 0: forever. Returns false on timeout.

@@ -37,8 +37,8 @@ struct RunPlan {
   // /proc/PID/ns/X, with the matching CLONE_NEW* type).
   int clone_flags = 0;
   std::vector<std::pair<int, std::string>> join_ns;
+  // Rootless: the caller (the monitor) must be in den's user namespace.
   bool rootless = true;
-  IdMappings idmap;
 
   // Root file system.
   enum class RootKind { NativeOverlay, FuseOverlay, Directory };

@@ -2,6 +2,13 @@
 // its whole subordinate range (from libsubid, i.e. /etc/subuid, /etc/subgid or
 // whatever NSS module shadow is configured with) follows as ids 1..N. The maps
 // are written by the setuid helpers newuidmap/newgidmap, as podman does.
+//
+// As in podman, one such namespace serves all of a user's containers: a tiny
+// "den-pause" process (RUNROOT/pause.pid) holds it, and every den call joins
+// it with setns(2) instead of mapping a new one (newuidmap and newgidmap cost
+// ~10 ms a call here). It is not a daemon: it only sleeps. The first call
+// that needs it starts it; `den system migrate` stops it (after a change of
+// /etc/subuid, say), and the next call starts a new one.
 #pragma once
 
 #include <sys/types.h>
@@ -11,6 +18,7 @@
 #include <vector>
 
 #include "den/config.h"
+#include "den/fs.h"
 
 namespace den {
 
@@ -45,9 +53,17 @@ std::string find_idmap_helper(const char* name);
 // with newuidmap/newgidmap. Throws with the helper's own message on failure.
 void write_id_maps(pid_t pid, const IdMappings& m);
 
-// Rootless: moves this process (must be single-threaded) into a new user
-// namespace mapped with rootless_id_mappings and becomes root in it. Real root
-// or already inside den's namespace: nothing to do.
+// An fd (O_CLOEXEC) of den's user namespace, for setns(2); starts the pause
+// process that holds it when none runs. Rootless only.
+UniqueFd open_rootless_userns(const Config& cfg);
+
+// Stops the pause process, if one runs. Containers that still run keep their
+// namespace; new ones get a new namespace. Returns true when one was stopped.
+bool stop_pause_process(const Config& cfg);
+
+// Rootless: moves this process (must be single-threaded) into den's user
+// namespace and becomes root in it. Real root or already inside den's
+// namespace: nothing to do.
 void enter_userns(const Config& cfg);
 
 // True when this process is in a user namespace other than the initial one.

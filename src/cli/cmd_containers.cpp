@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cstdlib>
 #include <iostream>
 #include <regex>
@@ -256,9 +257,12 @@ ContainerStore containers(Context& ctx) { return ContainerStore(ctx.store()); }
 
 int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
   log::Phase phase(run ? "run" : "create");
+  std::optional<log::Phase> step(std::in_place, "create: config");
   ContainerConfig c = config_from_flags(ctx, a, a.positional);
+  step.emplace("create: store");
   ContainerStore cs = containers(ctx);
   c = cs.create(c);
+  step.reset();
   if (a.has("cidfile")) {
     std::string f = a.value("cidfile");
     int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

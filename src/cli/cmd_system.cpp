@@ -209,6 +209,14 @@ int cmd_unshare(Context& ctx, const Args& a) {
       .with_exit_code(e == ENOENT ? kExitNotFound : kExitCannotInvoke);
 }
 
+// Stops den's pause process (podman's `system migrate`): the next call maps
+// a new user namespace, e.g. after /etc/subuid changed.
+int cmd_system_migrate(Context& ctx, const Args&) {
+  const Config& cfg = ctx.config();
+  if (cfg.rootless && stop_pause_process(cfg)) log::debug("stopped den-pause");
+  return 0;
+}
+
 // Writes den's man pages into a directory (used to refresh man/).
 int cmd_generate_man(Context&, const Args& a) {
   for (const auto& [file, text] : man_pages()) write_file_atomic(a.positional[0] + "/" + file, text);
@@ -236,6 +244,12 @@ void register_system_commands(std::vector<Command>& t) {
                "den unshare id -u\nden unshare ls -ln ~/.local/share/den/layers",
                {},
                true, 0, -1, cmd_unshare});
+  t.push_back({{{"system", "migrate"}},
+               "",
+               "Stop den's pause process, so that the next command uses the current subordinate id ranges",
+               "den system migrate",
+               {},
+               false, 0, 0, cmd_system_migrate});
   Command man{{{"generate-man-pages"}}, "DIR", "Write den's man pages into DIR", "", {}, false, 1, 1, cmd_generate_man};
   man.hidden = true;
   t.push_back(man);

@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <optional>
 #include <cerrno>
 #include <cstring>
 
@@ -132,9 +133,57 @@ void run_in_userns(const Config& cfg, const std::function<void()>& fn) {
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) throw Error("helper in the user namespace failed");
 }
 
-void remove_container(ContainerStore& cs, const std::string& id) {
+void remove_container(ContainerStore& cs, const std::string& id, const std::function<void()>& gone) {
   const Config& cfg = cs.store().config();
-  run_in_userns(cfg, [&] { cs.remove(id); });
+  if (!gone) {
+    run_in_userns(cfg, [&] { cs.remove(id); });
+    return;
+  }
+  if (!cfg.rootless || (::geteuid() == 0 && in_user_namespace())) {
+    Store::Staging trash = cs.detach(id);
+    gone();
+    return;
+  }
+  // The child in the user namespace writes one byte once the container is
+  // detached, then deletes its files; errors follow as text.
+  int pipefd[2];
+  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw sys_error("pipe");
+  pid_t pid = ::fork();
+  if (pid < 0) throw sys_error("fork");
+  if (pid == 0) {
+    ::close(pipefd[0]);
+    std::string msg;
+    try {
+      enter_userns(cfg);
+      Store::Staging trash = cs.detach(id);
+      log::debug("monitor: container detached");
+      write_all(pipefd[1], "d");
+    } catch (const std::exception& e) {
+      msg = std::string("e") + e.what();
+    }
+    if (!msg.empty()) {
+      ssize_t n = ::write(pipefd[1], msg.data(), msg.size());
+      (void)n;
+    }
+    ::_exit(msg.empty() ? 0 : 1);
+  }
+  ::close(pipefd[1]);
+  std::string msg;
+  char buf[512];
+  ssize_t n;
+  bool called = false;
+  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
+    if (n <= 0) continue;
+    msg.append(buf, static_cast<size_t>(n));
+    if (!called && msg[0] == 'd') {
+      called = true;
+      gone();
+    }
+  }
+  ::close(pipefd[0]);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (!called) throw Error(msg.size() > 1 ? msg.substr(1) : "removing the container failed");
 }
 
 bool wait_for_exit(ContainerStore& cs, const std::string& id, int timeout_ms, ContainerState* out) {
@@ -173,20 +222,20 @@ namespace {
 void write_userdata(const std::string& dir, const ContainerConfig& c) {
   mkdirs(dir, 0755);
   std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
-  write_file_atomic(dir + "/hostname", hostname + "\n");
+  write_file_atomic(dir + "/hostname", hostname + "\n", 0644, Sync::None);
   std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
   if (c.network == "slirp4netns")
     hosts += "10.0.2.100\t" + hostname + " " + c.name + "\n10.0.2.2\thost.den.internal host.containers.internal\n";
   else
     hosts += "127.0.1.1\t" + hostname + " " + c.name + "\n";
-  write_file_atomic(dir + "/hosts", hosts);
+  write_file_atomic(dir + "/hosts", hosts, 0644, Sync::None);
   std::string resolv;
   if (c.network == "slirp4netns") {
     resolv = "nameserver 10.0.2.3\n";
   } else if (auto host = read_file_if_exists("/etc/resolv.conf")) {
     resolv = *host;
   }
-  write_file_atomic(dir + "/resolv.conf", resolv);
+  write_file_atomic(dir + "/resolv.conf", resolv, 0644, Sync::None);
 }
 
 std::string find_init(const Config& cfg) {
@@ -295,6 +344,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
                     int sigfd, bool is_restart) {
   const Config& cfg = cs.store().config();
   RunOutcome outcome;
+  std::optional<log::Phase> prep(std::in_place, "monitor: prepare");
   std::string cdir = cs.dir(c.id);
   std::string userdata = cdir + "/userdata";
   write_userdata(userdata, c);
@@ -309,7 +359,6 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     mkdirs(cdir + "/empty", 0755);
   }
   RunPlan plan = build_plan(cfg, c, image_config, lowers, cdir, userdata);
-  if (cfg.rootless) plan.idmap = rootless_id_mappings(cfg);
   // container:NAME options join that container's namespaces (and, rootless,
   // its user namespace, which owns them).
   std::string target;
@@ -327,15 +376,24 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
                                          type == CLONE_NEWNET ? "net" : type == CLONE_NEWIPC ? "ipc" : "pid"));
   }
   if (!joins.empty()) {
+    // The monitor is in den's user namespace, which owns the target's
+    // namespaces too, unless the target predates a `den system migrate`.
     if (cfg.rootless) {
       ContainerState ost = cs.state(target);
-      joins.insert(joins.begin(), {CLONE_NEWUSER, fmt::format("/proc/{}/ns/user", ost.pid)});
+      struct stat mine, theirs;
+      if (::stat("/proc/self/ns/user", &mine) == 0 &&
+          ::stat(fmt::format("/proc/{}/ns/user", ost.pid).c_str(), &theirs) == 0 && mine.st_ino != theirs.st_ino)
+        throw Error(fmt::format("cannot join the namespaces of {}: it runs in an older user namespace of den "
+                                "(from before `den system migrate`); restart it first",
+                                target.substr(0, 12)),
+                    Errc::Invalid);
     }
     plan.join_ns = joins;
   }
   if (c.init)
     for (auto& m : plan.mounts)
       if (m.target == "/run/den-init") m.source = find_init(cfg);
+  prep.reset();
   log::debug("plan:\n{}", describe(plan));
 
   // Standard streams.
@@ -389,10 +447,12 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
       std::string pid_s = std::to_string(child);
-      std::string userns = "/proc/" + pid_s + "/ns/user";
+      // The monitor is root in the user namespace that owns the container's
+      // network namespace (rootless: den's), so slirp4netns needs no
+      // --userns-path.
+      std::string netns = "/proc/" + pid_s + "/ns/net";
       ::execl(slirp.c_str(), slirp.c_str(), "--configure", "--mtu=65520", "--disable-host-loopback",
-              "--ready-fd=3", "--exit-fd=4", cfg.rootless ? "--userns-path" : "--netns-type=path",
-              cfg.rootless ? userns.c_str() : ("/proc/" + pid_s + "/ns/net").c_str(), pid_s.c_str(), "tap0",
+              "--ready-fd=3", "--exit-fd=4", "--netns-type=path", netns.c_str(), "tap0",
               static_cast<char*>(nullptr));
       ::_exit(127);
     }
@@ -501,6 +561,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
               status = st;
               exited = true;
               exit_seen_at = now_nanos();
+              log::debug("container process exited");
             }
           }
         } else if (!exited) {
@@ -561,6 +622,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     }
   }
   logw.flush();
+  log::debug("monitor: streams closed");
   if (!exited) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -581,6 +643,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     st.pid = 0;
     cs.save_state(c.id, st);
   }
+  log::debug("monitor: exit {} recorded", code);
   outcome.exit_code = code;
   return outcome;
 }
@@ -617,6 +680,10 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
   int listen_fd = -1;
   int code = 125;
   try {
+    // Rootless, the monitor lives in den's user namespace, as podman's conmon
+    // does in podman's: it clones containers straight into their namespaces
+    // and removes their files (owned by subordinate ids) itself.
+    enter_userns(cs.store().config());
     mkdirs(rdir, 0700);
     listen_fd = listen_attach_socket(rdir + "/attach");
     ContainerConfig c = cs.config(id);
@@ -635,14 +702,26 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
       if (cs.state(id).stopped_by_user) break;
     }
     ContainerConfig c2 = cs.config(id);
-    clients.broadcast(Frame::Exit, std::to_string(code));
-    for (int fd : clients.fds) ::close(fd);
     if (listen_fd >= 0) ::close(listen_fd);
+    listen_fd = -1;
     ::unlink((rdir + "/attach").c_str());
+    // --rm: removed before the exit is reported, as docker does, so that the
+    // name is free again when `den run --rm` returns.
+    auto report_exit = [&] {
+      clients.broadcast(Frame::Exit, std::to_string(code));
+      for (int fd : clients.fds) ::close(fd);
+      clients.fds.clear();
+    };
     if (c2.auto_remove) {
-      FileLock l = cs.lock(id);
-      remove_container(cs, id);
+      log::Phase rm_phase("monitor: remove");
+      try {
+        FileLock l = cs.lock(id);
+        remove_container(cs, id, report_exit);
+      } catch (const std::exception& e) {
+        clients.broadcast(Frame::Error, fmt::format("removing container {}: {}", id.substr(0, 12), e.what()));
+      }
     }
+    report_exit();
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (ready_fd >= 0) {
@@ -678,17 +757,13 @@ StartResult start_container(ContainerStore& cs, const std::string& id, int attac
   if (pid < 0) throw sys_error("fork the container monitor");
   if (pid == 0) {
     ::close(ready[0]);
-    // Double fork: the monitor must not be our child, or our exit would
-    // leave a zombie until the caller reaps it... and `den` must not wait.
-    pid_t m = ::fork();
-    if (m != 0) ::_exit(m < 0 ? 1 : 0);
     monitor_main(cs, id, attach_fd, ready[1]);
   }
+  // One fork, not two: the monitor is our child until this short-lived den
+  // exits, then init's (or the nearest subreaper's), which reaps it. A fork
+  // costs more than a millisecond here, and nobody waits for the monitor.
   ::close(ready[1]);
   if (attach_fd >= 0) ::close(attach_fd);
-  int st;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
   // The monitor writes one message ("ok PID" or "err CODE TEXT") in a single
   // write, and keeps the pipe open while the container runs.
   std::string msg;

@@ -87,8 +87,9 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
   (void)image_config;
   RunPlan p;
   p.rootless = cfg.rootless;
+  // Rootless, no new user namespace: the monitor that executes the plan is
+  // already in den's (see userns.h), as podman's conmon is in podman's.
   p.clone_flags = CLONE_NEWNS | CLONE_NEWCGROUP;
-  if (cfg.rootless) p.clone_flags |= CLONE_NEWUSER;
 
   auto ns_option = [&](const std::string& value, int flag, const char* what) {
     if (value == "private" || value.empty() || value == "slirp4netns" || value == "none" || value == "pasta" ||

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <shadow/subid.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -12,8 +14,10 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "den/container.h"
 #include "den/error.h"
 #include "den/fs.h"
+#include "den/lock.h"
 #include "den/log.h"
 #include "den/strings.h"
 
@@ -164,64 +168,123 @@ bool in_user_namespace() {
   return !(a == 0 && b == 0 && c == 4294967295UL);
 }
 
+namespace {
+
+std::string pause_pid_file(const Config& cfg) { return cfg.runroot + "/pause.pid"; }
+
+// The pause process of pause.pid, when it still runs: its namespace.
+UniqueFd open_pause_userns(const Config& cfg, pid_t* pid_out = nullptr) {
+  auto text = read_file_if_exists(pause_pid_file(cfg));
+  if (!text) return UniqueFd();
+  long pid = 0;
+  unsigned long long start = 0;
+  if (std::sscanf(text->c_str(), "%ld %llu", &pid, &start) != 2 || pid <= 0) return UniqueFd();
+  if (process_start_time(static_cast<pid_t>(pid)) != start) return UniqueFd();
+  int fd = ::open(fmt::format("/proc/{}/ns/user", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return UniqueFd();
+  UniqueFd ns(fd);
+  // The pid could have been reused between the check and the open.
+  if (process_start_time(static_cast<pid_t>(pid)) != start) return UniqueFd();
+  if (pid_out) *pid_out = static_cast<pid_t>(pid);
+  return ns;
+}
+
+// The pause process itself: out of the caller's session and files, asleep.
+[[noreturn]] void pause_main() {
+  ::prctl(PR_SET_NAME, "den-pause");
+  if (::chdir("/") != 0) {
+  }
+  int devnull = ::open("/dev/null", O_RDWR);
+  for (int fd = 0; fd < 3; fd++) ::dup2(devnull, fd);
+  ::close_range(3, ~0U, 0);
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_UNBLOCK, &all, nullptr);
+  for (int s : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU}) ::signal(s, SIG_IGN);
+  ::signal(SIGTERM, SIG_DFL);
+  for (;;) ::pause();
+}
+
+UniqueFd start_pause_process(const Config& cfg) {
+  log::Phase phase("userns: start the pause process");
+  IdMappings maps = rootless_id_mappings(cfg);
+  find_idmap_helper("newuidmap");
+  find_idmap_helper("newgidmap");
+  // Double fork, so that the pause process is nobody's child; the middle one
+  // reports the pause process's pid and whether its unshare worked.
+  int report[2];
+  if (::pipe2(report, O_CLOEXEC) != 0) throw sys_error("pipe");
+  pid_t mid = ::fork();
+  if (mid < 0) throw sys_error("fork");
+  if (mid == 0) {
+    ::close(report[0]);
+    ::setsid();
+    pid_t p = ::fork();
+    if (p != 0) ::_exit(p < 0 ? 1 : 0);
+    int result[2] = {static_cast<int>(::getpid()), 0};
+    if (::unshare(CLONE_NEWUSER) != 0) result[1] = errno;
+    ssize_t w = ::write(report[1], result, sizeof result);
+    (void)w;
+    if (result[1] != 0) ::_exit(1);
+    pause_main();
+  }
+  ::close(report[1]);
+  int result[2] = {0, 0};
+  ssize_t got;
+  do {
+    got = ::read(report[0], result, sizeof result);
+  } while (got < 0 && errno == EINTR);
+  ::close(report[0]);
+  while (::waitpid(mid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (got != static_cast<ssize_t>(sizeof result)) throw Error("starting den's pause process failed");
+  pid_t pid = result[0];
+  if (result[1] != 0)
+    throw sys_error("cannot create a user namespace (check that the sysctls user.max_user_namespaces > 0 and, on "
+                    "Debian kernels, kernel.unprivileged_userns_clone = 1)",
+                    result[1]);
+  try {
+    write_id_maps(pid, maps);
+    uint64_t start = process_start_time(pid);
+    write_file_atomic(pause_pid_file(cfg), fmt::format("{} {}\n", pid, start), 0600, Sync::None);
+  } catch (...) {
+    ::kill(pid, SIGKILL);
+    throw;
+  }
+  int fd = ::open(fmt::format("/proc/{}/ns/user", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw sys_error("open the user namespace of den's pause process");
+  log::debug("started den-pause (pid {})", pid);
+  return UniqueFd(fd);
+}
+
+}  // namespace
+
+UniqueFd open_rootless_userns(const Config& cfg) {
+  if (UniqueFd ns = open_pause_userns(cfg); ns.get() >= 0) return ns;
+  mkdirs(cfg.runroot, 0700);
+  FileLock lock = FileLock::acquire(cfg.runroot + "/pause.lock");
+  if (UniqueFd ns = open_pause_userns(cfg); ns.get() >= 0) return ns;
+  return start_pause_process(cfg);
+}
+
+bool stop_pause_process(const Config& cfg) {
+  if (!path_exists(pause_pid_file(cfg))) return false;
+  mkdirs(cfg.runroot, 0700);
+  FileLock lock = FileLock::acquire(cfg.runroot + "/pause.lock");
+  pid_t pid = 0;
+  UniqueFd ns = open_pause_userns(cfg, &pid);
+  ::unlink(pause_pid_file(cfg).c_str());
+  if (ns.get() < 0) return false;
+  ::kill(pid, SIGKILL);
+  return true;
+}
+
 void enter_userns(const Config& cfg) {
   if (!cfg.rootless) return;
   if (::geteuid() == 0 && in_user_namespace()) return;  // e.g. inside `den unshare`
   log::Phase phase("userns: enter");
-  IdMappings maps = rootless_id_mappings(cfg);
-  std::string newuidmap = find_idmap_helper("newuidmap");
-  std::string newgidmap = find_idmap_helper("newgidmap");
-
-  // The helper must stay in the initial namespace, so it is forked before we
-  // unshare; it waits until we have, then maps us from outside.
-  int go[2], result[2];
-  if (::pipe2(go, O_CLOEXEC) != 0 || ::pipe2(result, O_CLOEXEC) != 0) throw sys_error("pipe");
-  pid_t self = ::getpid();
-  pid_t helper = ::fork();
-  if (helper < 0) throw sys_error("fork");
-  if (helper == 0) {
-    ::close(go[1]);
-    ::close(result[0]);
-    char c;
-    if (::read(go[0], &c, 1) != 1) ::_exit(1);
-    std::string msg;
-    try {
-      write_id_maps(self, maps);
-    } catch (const Error& e) {
-      msg = e.what();
-    }
-    if (!msg.empty()) {
-      ssize_t n = ::write(result[1], msg.data(), msg.size());
-      (void)n;
-      ::_exit(1);
-    }
-    ::_exit(0);
-  }
-  ::close(go[0]);
-  ::close(result[1]);
-  int unshare_err = 0;
-  if (::unshare(CLONE_NEWUSER) != 0) unshare_err = errno;
-  char c = unshare_err ? 'x' : 'g';
-  if (unshare_err == 0) {
-    ssize_t n = ::write(go[1], &c, 1);
-    (void)n;
-  }
-  ::close(go[1]);
-  std::string msg;
-  char buf[1024];
-  ssize_t n;
-  while ((n = ::read(result[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) msg.append(buf, static_cast<size_t>(n));
-  ::close(result[0]);
-  int status = 0;
-  while (::waitpid(helper, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (unshare_err)
-    throw sys_error("cannot create a user namespace (check that the sysctls user.max_user_namespaces > 0 and, on "
-                    "Debian kernels, kernel.unprivileged_userns_clone = 1)",
-                    unshare_err);
-  if (!msg.empty() || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    throw Error(msg.empty() ? "mapping ids for den's user namespace failed" : msg);
+  UniqueFd ns = open_rootless_userns(cfg);
+  if (::setns(ns.get(), CLONE_NEWUSER) != 0) throw sys_error("setns into den's user namespace");
   if (::setresgid(0, 0, 0) != 0) throw sys_error("setresgid(0) in den's user namespace");
   if (::setresuid(0, 0, 0) != 0) throw sys_error("setresuid(0) in den's user namespace");
 }

@@ -286,10 +286,12 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
     mkdirs(tmp + "/upper", 0755);
     mkdirs(tmp + "/work", 0700);
     mkdirs(tmp + "/merged", 0755);
-    write_file_atomic(tmp + "/config.json", to_json(cfg).dump(), 0600);
+    // File contents are synced one by one, the staging directory once.
+    write_file_atomic(tmp + "/config.json", to_json(cfg).dump(), 0600, Sync::Data);
     ContainerState state;
     state.boot_id = current_boot_id();
-    write_file_atomic(tmp + "/state.json", to_json(state).dump(), 0600);
+    write_file_atomic(tmp + "/state.json", to_json(state).dump(), 0600, Sync::None);
+    fsync_dir(tmp);
     if (::rename(tmp.c_str(), dir(cfg.id).c_str()) != 0) throw sys_error("create container directory");
     fsync_dir(root_);
   } catch (...) {
@@ -337,8 +339,19 @@ ContainerConfig ContainerStore::config(const std::string& id) const {
 }
 
 ContainerState ContainerStore::state(const std::string& id) const {
-  Json j = Json::parse(read_file(dir(id) + "/state.json"), nullptr, false);
-  if (j.is_discarded()) throw Error(fmt::format("container {}: state.json is corrupt", id.substr(0, 12)), Errc::Corrupt);
+  // state.json is written without fsync (Sync::None): it describes processes,
+  // which a power loss ends anyway. So a file lost or emptied by one reads as
+  // a container that exited.
+  auto text = read_file_if_exists(dir(id) + "/state.json");
+  Json j = text ? Json::parse(*text, nullptr, false) : Json();
+  if (!text || j.is_discarded() || !j.is_object()) {
+    if (!is_dir(dir(id))) throw Error(fmt::format("no such container {}", id.substr(0, 12)), Errc::NotFound);
+    ContainerState lost;
+    lost.status = ContainerStatus::Exited;
+    lost.exit_code = 255;
+    lost.error = "state.json was lost (power failure?)";
+    return lost;
+  }
   ContainerState s = container_state_from_json(j);
   bool live = s.status == ContainerStatus::Running || s.status == ContainerStatus::Paused ||
               s.status == ContainerStatus::Stopping;
@@ -358,7 +371,7 @@ ContainerState ContainerStore::state(const std::string& id) const {
 }
 
 void ContainerStore::save_state(const std::string& id, const ContainerState& s) {
-  write_file_atomic(dir(id) + "/state.json", to_json(s).dump(), 0600);
+  write_file_atomic(dir(id) + "/state.json", to_json(s).dump(), 0600, Sync::None);
 }
 
 void ContainerStore::save_config(const ContainerConfig& c) {
@@ -380,7 +393,9 @@ void ContainerStore::rename(const std::string& id, const std::string& new_name) 
   ::unlink((root_ + "/names/" + old).c_str());
 }
 
-void ContainerStore::remove(const std::string& id) {
+void ContainerStore::remove(const std::string& id) { Store::Staging trash = detach(id); }
+
+Store::Staging ContainerStore::detach(const std::string& id) {
   ContainerConfig c = config(id);
   // Move into the staging area first: a crash mid-removal leaves trash that
   // the next writer removes, never a half container.
@@ -391,6 +406,7 @@ void ContainerStore::remove(const std::string& id) {
   if (auto owner = read_file_if_exists(names); owner && trim(*owner) == id) ::unlink(names.c_str());
   std::string rd = run_dir(id);
   if (is_dir(rd)) remove_all(rd);
+  return trash;
 }
 
 }  // namespace den

@@ -80,7 +80,7 @@ void fsync_dir(const std::string& dir) {
   ::close(fd);
 }
 
-void write_file_atomic(const std::string& path, std::string_view data, mode_t mode) {
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode, Sync sync) {
   std::string dir = dirname_of(path);
   std::string tmp = fmt::format("{}/.tmp-{}-{}", dir, basename_of(path), ::getpid());
   {
@@ -89,7 +89,7 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     UniqueFd guard(fd);
     try {
       write_all(fd, data, "write");
-      if (::fsync(fd) != 0) throw sys_error("fsync");
+      if (sync != Sync::None && ::fsync(fd) != 0) throw sys_error("fsync");
     } catch (Error& e) {
       ::unlink(tmp.c_str());
       throw e.context(fmt::format("write {}", path));
@@ -100,7 +100,7 @@ void write_file_atomic(const std::string& path, std::string_view data, mode_t mo
     ::unlink(tmp.c_str());
     throw sys_error(fmt::format("rename {} to {}", tmp, path), err);
   }
-  fsync_dir(dir);
+  if (sync == Sync::Full) fsync_dir(dir);
 }
 
 bool path_exists(const std::string& path) {

@@ -1,7 +1,9 @@
 #include "den/hash.h"
 
 #include <openssl/evp.h>
-#include <openssl/rand.h>
+#include <sys/random.h>
+
+#include <cerrno>
 
 #include "den/error.h"
 
@@ -64,8 +66,14 @@ std::string digest_hex(std::string_view digest) {
 
 std::string random_hex(size_t n) {
   std::string bytes((n + 1) / 2, '\0');
-  if (RAND_bytes(reinterpret_cast<unsigned char*>(bytes.data()), static_cast<int>(bytes.size())) != 1)
-    throw Error("random: RAND_bytes failed");
+  // The kernel's generator directly: OpenSSL's would load its config and
+  // seed a DRBG first, a millisecond on every `den run`.
+  for (size_t got = 0; got < bytes.size();) {
+    ssize_t r = ::getrandom(bytes.data() + got, bytes.size() - got, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) throw sys_error("getrandom");
+    got += static_cast<size_t>(r);
+  }
   static const char digits[] = "0123456789abcdef";
   std::string out;
   for (unsigned char c : bytes) {
