@@ -101,7 +101,13 @@ struct ContainerState {
   int restart_count = 0;
   bool stopped_by_user = false;  // for unless-stopped / on-failure
   std::string boot_id;
+  // The config fields `ps` shows (config_summary), copied here at create and
+  // rename, so that ps reads one small file per container, not two.
+  Json summary;
 };
+
+// The subset of a config that state.json carries for ps.
+Json config_summary(const ContainerConfig& c);
 
 Json to_json(const ContainerConfig& c);
 ContainerConfig container_config_from_json(const Json& j);
@@ -129,6 +135,15 @@ class ContainerStore {
   ContainerConfig create(ContainerConfig cfg);
   // IDs of all containers (directory listing).
   std::vector<std::string> list_ids() const;
+  // State of every container, with the config fields ps shows (from the
+  // state's summary; config.json only for a container without one). Those
+  // that cannot be read (removed meanwhile) are left out. Reads in parallel
+  // for many containers.
+  struct Entry {
+    ContainerConfig config;
+    ContainerState state;
+  };
+  std::vector<Entry> load_all() const;
   // Resolves a name, full ID or unique ID prefix. Throws Errc::NotFound
   // ("no such container: X").
   std::string resolve(const std::string& name_or_id) const;

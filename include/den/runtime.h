@@ -83,8 +83,17 @@ std::string describe(const RunPlan& p);
 
 struct ChildStdio {
   int in = -1, out = -1, err = -1;  // become 0,1,2 in the container
-  int tty_slave = -1;               // with plan.tty: the controlling terminal
+  // With plan.tty: the process opens its terminal in the container's own
+  // /dev/pts (so that `tty` names it there) and sends the master side over
+  // this unix socket (see receive_console); make it with console_socketpair.
+  int console_socket = -1;
 };
+
+// A socketpair for ChildStdio::console_socket: [0] is ours, [1] the child's.
+void console_socketpair(int sv[2]);
+// Receives the terminal master the container process sent (it has been sent
+// by the time spawn/exec returned a pid).
+UniqueFd receive_console(int sock);
 
 // Why a container could not start.
 struct SpawnError {

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <cstdlib>
 #include <iostream>
@@ -604,19 +605,18 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
 int cmd_ps(Context& ctx, const Args& a) {
   log::Phase phase("ps");
   ContainerStore cs = containers(ctx);
+  // Rows point into the loaded entries: a ContainerConfig is big to move.
   struct Row {
-    ContainerConfig c;
-    ContainerState st;
+    const ContainerConfig* cp;
+    const ContainerState* sp;
   };
+  std::optional<log::Phase> step(std::in_place, "ps: load");
+  const std::vector<ContainerStore::Entry> entries = cs.load_all();
+  step.reset();
   std::vector<Row> rows;
-  for (const auto& id : cs.list_ids()) {
-    try {
-      rows.push_back({cs.config(id), cs.state(id)});
-    } catch (const Error& e) {
-      log::debug("ps: skipping {}: {}", id, e.what());
-    }
-  }
-  std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.c.created > y.c.created; });
+  rows.reserve(entries.size());
+  for (const auto& e : entries) rows.push_back({&e.config, &e.state});
+  std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.cp->created > y.cp->created; });
   bool all = a.flag("all");
   std::vector<std::pair<std::string, std::string>> filters;
   for (const auto& f : a.list("filter")) {
@@ -631,75 +631,102 @@ int cmd_ps(Context& ctx, const Args& a) {
     filters.push_back(kv);
   }
   if (a.flag("latest") || a.has("last")) all = true;
+  // name= filters are regular expressions (as in docker), compiled once; a
+  // value that is not one matches as a substring.
+  std::map<std::string, std::optional<std::regex>> name_patterns;
+  for (const auto& [k, v] : filters) {
+    if (k != "name" || name_patterns.count(v)) continue;
+    try {
+      name_patterns[v] = std::regex(v);
+    } catch (const std::regex_error&) {
+      name_patterns[v] = std::nullopt;
+    }
+  }
   std::vector<Row> kept;
   for (auto& r : rows) {
-    bool running = r.st.status == ContainerStatus::Running || r.st.status == ContainerStatus::Paused;
+    bool running = r.sp->status == ContainerStatus::Running || r.sp->status == ContainerStatus::Paused;
     if (!all && !running) continue;
     bool ok = true;
     for (const auto& [k, v] : filters) {
       if (k == "status") {
-        std::string s(status_name(r.st.status));
-        if (r.st.status == ContainerStatus::Exited && r.st.finished_at == 0) s = "created";
+        std::string s(status_name(r.sp->status));
+        if (r.sp->status == ContainerStatus::Exited && r.sp->finished_at == 0) s = "created";
         ok = ok && s == v;
       } else if (k == "name") {
-        try {
-          ok = ok && std::regex_search(r.c.name, std::regex(v));
-        } catch (const std::regex_error&) {
-          ok = ok && r.c.name.find(v) != std::string::npos;
-        }
+        auto it = name_patterns.find(v);
+        ok = ok && (it->second ? std::regex_search(r.cp->name, *it->second) : r.cp->name.find(v) != std::string::npos);
       } else if (k == "id") {
-        ok = ok && r.c.id.rfind(v, 0) == 0;
+        ok = ok && r.cp->id.rfind(v, 0) == 0;
       } else if (k == "label") {
         auto [lk, lv] = split_once(v, '=');
-        auto it = r.c.labels.find(lk);
-        ok = ok && it != r.c.labels.end() && (v.find('=') == std::string::npos || it->second == lv);
+        auto it = r.cp->labels.find(lk);
+        ok = ok && it != r.cp->labels.end() && (v.find('=') == std::string::npos || it->second == lv);
       } else if (k == "exited") {
-        ok = ok && r.st.status == ContainerStatus::Exited && r.st.finished_at != 0 &&
-             std::to_string(r.st.exit_code) == v;
+        ok = ok && r.sp->status == ContainerStatus::Exited && r.sp->finished_at != 0 &&
+             std::to_string(r.sp->exit_code) == v;
       } else if (k == "ancestor") {
         auto img = ctx.store().find_image(v);
-        ok = ok && ((img && img->id == r.c.image_id) || r.c.image_name == v);
+        ok = ok && ((img && img->id == r.cp->image_id) || r.cp->image_name == v);
       }
     }
-    if (ok) kept.push_back(std::move(r));
+    if (ok) kept.push_back(r);
   }
   if (a.flag("latest") && kept.size() > 1) kept.resize(1);
   if (a.has("last")) {
     int n = std::stoi(a.value("last"));
     if (n >= 0 && kept.size() > static_cast<size_t>(n)) kept.resize(static_cast<size_t>(n));
   }
-  bool no_trunc = a.flag("no-trunc");
-  int64_t now = now_nanos();
-  std::vector<Json> out_rows;
-  for (const auto& r : kept) {
-    Json j;
-    j["Command"] = quote_command(r.c, no_trunc);
-    j["CreatedAt"] = go_time_string(r.c.created);
-    j["ID"] = no_trunc ? r.c.id : r.c.id.substr(0, 12);
-    std::string image = r.c.image_name;
-    if (!r.c.image_id.empty()) {
-      if (auto ref = try_parse_reference(image); ref && !looks_like_id(image)) image = ref->familiar_string();
-    }
-    j["Image"] = image;
-    std::vector<std::string> labels;
-    for (const auto& [k, v] : r.c.labels) labels.push_back(k + "=" + v);
-    j["Labels"] = join(labels, ",");
-    j["LocalVolumes"] = "0";
-    j["Mounts"] = "";
-    j["Names"] = r.c.name;
-    j["Networks"] = r.c.network;
-    j["Ports"] = "";
-    j["RunningFor"] = human_since(r.c.created, now);
-    j["Size"] = a.flag("size") ? human_size(static_cast<double>(dir_size(cs.dir(r.c.id) + "/upper"))) + " (virtual)" : "";
-    j["State"] = std::string(status_name(r.st.status));
-    j["Status"] = status_text(r.st, now);
-    out_rows.push_back(j);
-  }
+  std::optional<log::Phase> print_step(std::in_place, "ps: print");
   std::string format = a.value("format");
   if (a.flag("quiet")) format = "{{.ID}}";
   if (format.empty()) {
     format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
     if (a.flag("size")) format += "\t{{.Size}}";
+  }
+  // Only the fields the format names are computed (all for json and for
+  // templates that print the whole row): ps of 1000 containers is a budget.
+  const bool whole = format == "json" || format == "table" || format.find("json") != std::string::npos ||
+                     format.find("{{.}}") != std::string::npos || format.find("{{ . }}") != std::string::npos;
+  auto want = [&](const char* field) { return whole || format.find(field) != std::string::npos; };
+  const bool w_command = want(".Command"), w_created = want(".CreatedAt"), w_image = want(".Image"),
+             w_labels = want(".Label"), w_running = want(".RunningFor"), w_size = want(".Size"),
+             w_state = want(".State"), w_status = want(".Status");
+  bool no_trunc = a.flag("no-trunc");
+  int64_t now = now_nanos();
+  std::vector<Json> out_rows;
+  out_rows.reserve(kept.size());
+  std::map<std::string, std::string> familiar_images;  // image name -> as docker shows it
+  for (const auto& r : kept) {
+    Json j = Json::object();
+    j["Command"] = w_command ? quote_command(*r.cp, no_trunc) : "";
+    j["CreatedAt"] = w_created ? go_time_string(r.cp->created) : "";
+    j["ID"] = no_trunc ? r.cp->id : r.cp->id.substr(0, 12);
+    if (w_image) {
+      auto [cached, fresh] = familiar_images.try_emplace(r.cp->image_name, r.cp->image_name);
+      if (fresh && !r.cp->image_id.empty()) {
+        if (auto ref = try_parse_reference(r.cp->image_name); ref && !looks_like_id(r.cp->image_name))
+          cached->second = ref->familiar_string();
+      }
+      j["Image"] = cached->second;
+    } else {
+      j["Image"] = "";
+    }
+    std::vector<std::string> labels;
+    if (w_labels)
+      for (const auto& [k, v] : r.cp->labels) labels.push_back(k + "=" + v);
+    j["Labels"] = join(labels, ",");
+    j["LocalVolumes"] = "0";
+    j["Mounts"] = "";
+    j["Names"] = r.cp->name;
+    j["Networks"] = r.cp->network;
+    j["Ports"] = "";
+    j["RunningFor"] = w_running ? human_since(r.cp->created, now) : "";
+    j["Size"] = w_size && a.flag("size")
+                    ? human_size(static_cast<double>(dir_size(cs.dir(r.cp->id) + "/upper"))) + " (virtual)"
+                    : "";
+    j["State"] = w_state ? std::string(status_name(r.sp->status)) : "";
+    j["Status"] = w_status ? status_text(*r.sp, now) : "";
+    out_rows.push_back(std::move(j));
   }
   Json header = {{"Command", "COMMAND"},   {"CreatedAt", "CREATED AT"}, {"ID", "CONTAINER ID"},
                  {"Image", "IMAGE"},       {"Labels", "LABELS"},        {"LocalVolumes", "LOCAL VOLUMES"},

@@ -360,23 +360,19 @@ int cmd_exec(Context& ctx, const Args& a) {
 
   ChildStdio io;
   UniqueFd devnull = open_file("/dev/null", O_RDWR);
-  UniqueFd master, slave;
-  if (tty) {
-    int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0) throw sys_error("open a pseudo terminal");
-    master = UniqueFd(m);
-    if (::grantpt(m) != 0 || ::unlockpt(m) != 0) throw sys_error("open a pseudo terminal");
-    char pts[128];
-    if (::ptsname_r(m, pts, sizeof pts) != 0) throw sys_error("ptsname");
-    slave = open_file(pts, O_RDWR | O_NOCTTY);
-    struct winsize ws {};
-    if (own_window_size(&ws)) ::ioctl(m, TIOCSWINSZ, &ws);
-    io.tty_slave = slave.get();
-  }
+  UniqueFd master, console, console_child;
   if (detach) {
     io.in = io.out = io.err = devnull.get();
-    if (tty) io.tty_slave = -1, plan.tty = false;  // nobody would read the terminal
-  } else if (!tty) {
+    plan.tty = false;  // nobody would read the terminal
+  } else if (tty) {
+    // The process opens its terminal in the container's /dev/pts and sends
+    // us the master side.
+    int sv[2];
+    console_socketpair(sv);
+    console = UniqueFd(sv[0]);
+    console_child = UniqueFd(sv[1]);
+    io.console_socket = console_child.get();
+  } else {
     io.in = interactive ? STDIN_FILENO : devnull.get();
     io.out = STDOUT_FILENO;
     io.err = STDERR_FILENO;
@@ -387,11 +383,16 @@ int cmd_exec(Context& ctx, const Args& a) {
   SignalRelay sigs;
   SpawnError serr;
   pid_t pid = exec_in_container(plan, st.pid, st.pid_start, io, &serr);
-  slave.reset();
+  console_child.reset();
   if (pid < 0) throw Error(serr.message()).with_exit_code(serr.exit_code);
+  if (plan.tty) {
+    master = receive_console(console.get());
+    struct winsize ws {};
+    if (own_window_size(&ws)) ::ioctl(master.get(), TIOCSWINSZ, &ws);
+  }
   log::debug("exec: pid {} started at {:.2f} ms", pid, log::uptime_ms());
   if (detach) return 0;  // it is reparented when den exits
-  if (!tty) return wait_forwarding(pid, sigs);
+  if (!plan.tty) return wait_forwarding(pid, sigs);
   RawTerminal raw;
   if (interactive) raw.enable();
   int code = relay_pty(pid, master.get(), interactive, sigs);

@@ -400,14 +400,13 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   ChildStdio io;
   UniqueFd in_w, out_r, err_r, master;
   UniqueFd in_r, out_w, err_w, slave;
+  UniqueFd console;  // ours: the container sends its terminal's master here
   if (c.tty) {
-    int m = ::posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (m < 0 || ::grantpt(m) != 0 || ::unlockpt(m) != 0) throw sys_error("open a pseudo terminal");
-    master = UniqueFd(m);
-    char name[128];
-    if (::ptsname_r(m, name, sizeof name) != 0) throw sys_error("ptsname");
-    slave = open_file(name, O_RDWR | O_NOCTTY);
-    io.tty_slave = slave.get();
+    int sv[2];
+    console_socketpair(sv);
+    console = UniqueFd(sv[0]);
+    slave = UniqueFd(sv[1]);  // the child's end, closed once it runs
+    io.console_socket = slave.get();
   } else {
     int p[2];
     if (c.stdin_open) {
@@ -503,6 +502,17 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     }
     outcome.exit_code = serr.exit_code;
     return outcome;
+  }
+  if (c.tty) {
+    try {
+      master = receive_console(console.get());
+    } catch (...) {
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      throw;
+    }
+    console.reset();
   }
   outcome.started = true;
   {

@@ -390,12 +390,37 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
     if (e) child_fail(container_init ? 125 : 126, e, "chdir to the working directory %s", p.cwd.c_str());
   }
   // Standard streams.
-  if (p.tty && io.tty_slave >= 0) {
+  if (p.tty && io.console_socket >= 0) {
     ::setsid();
-    if (::ioctl(io.tty_slave, TIOCSCTTY, 0) != 0) child_fail(125, errno, "set the controlling terminal");
-    ::dup2(io.tty_slave, 0);
-    ::dup2(io.tty_slave, 1);
-    ::dup2(io.tty_slave, 2);
+    // The terminal comes from the container's devpts instance, as with
+    // runc's console socket: inside, /dev/pts/0 is this terminal.
+    int master = ::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (master < 0) child_fail(125, errno, "open /dev/ptmx in the container");
+    int unlock = 0;
+    if (::ioctl(master, TIOCSPTLCK, &unlock) != 0) child_fail(125, errno, "unlock the pseudo terminal");
+    int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
+    if (slave < 0) child_fail(125, errno, "open the pseudo terminal's peer");
+    char control[CMSG_SPACE(sizeof(int))] = {};
+    char byte = 't';
+    struct iovec iov {
+      &byte, 1
+    };
+    struct msghdr msg {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(cm), &master, sizeof(int));
+    if (::sendmsg(io.console_socket, &msg, MSG_NOSIGNAL) != 1) child_fail(125, errno, "send the terminal to den");
+    ::close(master);
+    if (::ioctl(slave, TIOCSCTTY, 0) != 0) child_fail(125, errno, "set the controlling terminal");
+    ::dup2(slave, 0);
+    ::dup2(slave, 1);
+    ::dup2(slave, 2);
   } else {
     ::setsid();
     if (io.in >= 0) ::dup2(io.in, 0);
@@ -474,6 +499,33 @@ struct ChildArgs {
 };
 
 }  // namespace
+
+void console_socketpair(int sv[2]) {
+  if (::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) != 0) throw sys_error("socketpair");
+}
+
+UniqueFd receive_console(int sock) {
+  char byte;
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct iovec iov {
+    &byte, 1
+  };
+  struct msghdr msg {};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  ssize_t n;
+  do {
+    n = ::recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) throw sys_error("receive the container's terminal");
+  struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  if (n != 1 || !cm || cm->cmsg_type != SCM_RIGHTS) throw Error("the container process sent no terminal");
+  int fd;
+  std::memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+  return UniqueFd(fd);
+}
 
 pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* error,
                       const std::function<void(pid_t)>& after_clone) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <optional>
+#include <thread>
 
 #include "den/container.h"
 #include "den/error.h"
@@ -88,6 +90,15 @@ Json to_json(const ContainerConfig& c) {
           {"exposed_ports", c.exposed_ports}};
 }
 
+Json config_summary(const ContainerConfig& c) {
+  Json full = to_json(c);
+  Json out = Json::object();
+  for (const char* k : {"id", "name", "image_id", "image_name", "rootfs", "created", "entrypoint", "cmd", "network",
+                        "labels", "exposed_ports", "mounts"})
+    if (full.contains(k)) out[k] = full[k];
+  return out;
+}
+
 ContainerConfig container_config_from_json(const Json& j) {
   ContainerConfig c;
   c.id = j.value("id", "");
@@ -147,7 +158,8 @@ Json to_json(const ContainerState& s) {
           {"finished_at", s.finished_at},
           {"restart_count", s.restart_count},
           {"stopped_by_user", s.stopped_by_user},
-          {"boot_id", s.boot_id}};
+          {"boot_id", s.boot_id},
+          {"summary", s.summary.is_object() ? s.summary : Json::object()}};
 }
 
 ContainerState container_state_from_json(const Json& j) {
@@ -165,6 +177,7 @@ ContainerState container_state_from_json(const Json& j) {
   s.restart_count = j.value("restart_count", 0);
   s.stopped_by_user = j.value("stopped_by_user", false);
   s.boot_id = j.value("boot_id", "");
+  if (auto it = j.find("summary"); it != j.end() && it->is_object() && !it->empty()) s.summary = *it;
   return s;
 }
 
@@ -232,22 +245,23 @@ bool valid_name(const std::string& n) {
 }
 
 bool reserve_name(const std::string& names_dir, const std::string& name, const std::string& id,
-                  const std::string& containers_dir) {
+                  const std::string& containers_dir, bool durable) {
   std::string path = names_dir + "/" + name;
   for (int attempt = 0; attempt < 2; attempt++) {
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
       UniqueFd g(fd);
       write_all(fd, id);
-      ::fsync(fd);
+      if (durable) ::fsync(fd);
       return true;
     }
     if (errno != EEXIST) throw sys_error("reserve name " + name);
     // A den killed between reserving the name and creating the container
-    // leaves a name without a container: reclaim it once it is clearly stale.
+    // leaves a name without a container (a power loss, an empty one): reclaim
+    // it once it is clearly stale.
     std::string owner = trim(read_file_if_exists(path).value_or(""));
     struct stat st;
-    bool stale = !owner.empty() && !is_dir(containers_dir + "/" + owner) && ::stat(path.c_str(), &st) == 0 &&
+    bool stale = (owner.empty() || !is_dir(containers_dir + "/" + owner)) && ::stat(path.c_str(), &st) == 0 &&
                  st.st_mtime + 30 < ::time(nullptr);
     if (!stale) return false;
     ::unlink(path.c_str());
@@ -257,6 +271,10 @@ bool reserve_name(const std::string& names_dir, const std::string& name, const s
 }  // namespace
 
 ContainerConfig ContainerStore::create(ContainerConfig cfg) {
+  // Durable unless --rm: such a container may vanish after a power loss,
+  // which is what it was made to do anyway (a half-written one is skipped by
+  // ps and removable with rm).
+  const bool durable = !cfg.auto_remove;
   store_.prepare_for_write();
   mkdirs(root_ + "/names", 0700);
   if (cfg.id.empty()) cfg.id = random_hex(64);
@@ -264,7 +282,7 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
     if (!valid_name(cfg.name))
       throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.name),
                   Errc::Invalid);
-    if (!reserve_name(root_ + "/names", cfg.name, cfg.id, root_)) {
+    if (!reserve_name(root_ + "/names", cfg.name, cfg.id, root_, durable)) {
       std::string other = trim(read_file_if_exists(root_ + "/names/" + cfg.name).value_or(""));
       throw Error(fmt::format("the container name \"{}\" is already in use by {}: remove (or rename) that container "
                               "to be able to reuse that name",
@@ -275,7 +293,7 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
     for (int i = 0;; i++) {
       cfg.name = random_container_name();
       if (i > 5) cfg.name += "_" + random_hex(4);
-      if (reserve_name(root_ + "/names", cfg.name, cfg.id, root_)) break;
+      if (reserve_name(root_ + "/names", cfg.name, cfg.id, root_, durable)) break;
     }
   }
   // Build in the staging area, then rename: a container dir is complete or
@@ -287,13 +305,14 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
     mkdirs(tmp + "/work", 0700);
     mkdirs(tmp + "/merged", 0755);
     // File contents are synced one by one, the staging directory once.
-    write_file_atomic(tmp + "/config.json", to_json(cfg).dump(), 0600, Sync::Data);
+    write_file_atomic(tmp + "/config.json", to_json(cfg).dump(), 0600, durable ? Sync::Data : Sync::None);
     ContainerState state;
     state.boot_id = current_boot_id();
+    state.summary = config_summary(cfg);
     write_file_atomic(tmp + "/state.json", to_json(state).dump(), 0600, Sync::None);
-    fsync_dir(tmp);
+    if (durable) fsync_dir(tmp);
     if (::rename(tmp.c_str(), dir(cfg.id).c_str()) != 0) throw sys_error("create container directory");
-    fsync_dir(root_);
+    if (durable) fsync_dir(root_);
   } catch (...) {
     ::unlink((root_ + "/names/" + cfg.name).c_str());
     throw;
@@ -306,6 +325,40 @@ std::vector<std::string> ContainerStore::list_ids() const {
   for (auto& n : list_dir(root_))
     if (n.size() == 64 && is_hex(n)) out.push_back(n);
   return out;
+}
+
+std::vector<ContainerStore::Entry> ContainerStore::load_all() const {
+  std::vector<std::string> ids = list_ids();
+  std::vector<Entry> entries(ids.size());
+  std::vector<char> ok(ids.size(), 0);
+  auto load = [&](size_t from, size_t step) {
+    for (size_t i = from; i < ids.size(); i += step) {
+      try {
+        entries[i].state = state(ids[i]);
+        Json& sum = entries[i].state.summary;
+        entries[i].config = sum.is_object() ? container_config_from_json(sum) : config(ids[i]);
+        entries[i].config.id = ids[i];
+        sum = Json();  // no longer needed
+        ok[i] = 1;
+      } catch (const std::exception& e) {
+        log::debug("skipping container {}: {}", ids[i].substr(0, 12), e.what());
+      }
+    }
+  };
+  // Reading and parsing two small JSON files per container is CPU-bound:
+  // with hundreds of containers, spread it over the cores.
+  size_t threads = ids.size() < 128 ? 1 : std::clamp<size_t>(std::thread::hardware_concurrency(), 1, 4);
+  std::vector<std::thread> pool;
+  for (size_t t = 1; t < threads; t++) pool.emplace_back(load, t, threads);
+  load(0, threads);
+  for (auto& t : pool) t.join();
+  if (std::find(ok.begin(), ok.end(), 0) != ok.end()) {
+    std::vector<Entry> kept;
+    for (size_t i = 0; i < entries.size(); i++)
+      if (ok[i]) kept.push_back(std::move(entries[i]));
+    entries.swap(kept);
+  }
+  return entries;
 }
 
 std::optional<std::string> ContainerStore::try_resolve(const std::string& arg) const {
@@ -385,25 +438,35 @@ void ContainerStore::rename(const std::string& id, const std::string& new_name) 
   if (!valid_name(new_name))
     throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", new_name),
                 Errc::Invalid);
-  if (!reserve_name(root_ + "/names", new_name, id, root_))
+  if (!reserve_name(root_ + "/names", new_name, id, root_, true))
     throw Error(fmt::format("the container name \"{}\" is already in use", new_name), Errc::Exists);
   std::string old = c.name;
   c.name = new_name;
   save_config(c);
+  ContainerState st = state(id);
+  st.summary = config_summary(c);
+  save_state(id, st);
   ::unlink((root_ + "/names/" + old).c_str());
 }
 
 void ContainerStore::remove(const std::string& id) { Store::Staging trash = detach(id); }
 
 Store::Staging ContainerStore::detach(const std::string& id) {
-  ContainerConfig c = config(id);
+  ContainerConfig c;
+  try {
+    c = config(id);
+  } catch (const Error& e) {
+    if (!is_dir(dir(id))) throw;
+    log::warn("container {}: {}; removing it anyway", id.substr(0, 12), e.what());
+  }
   // Move into the staging area first: a crash mid-removal leaves trash that
   // the next writer removes, never a half container.
   Store::Staging trash = store_.staging("rm-ctr");
   if (::rename(dir(id).c_str(), (trash.path() + "/c").c_str()) != 0)
     throw sys_error("remove container " + id.substr(0, 12));
   std::string names = root_ + "/names/" + c.name;
-  if (auto owner = read_file_if_exists(names); owner && trim(*owner) == id) ::unlink(names.c_str());
+  if (auto owner = read_file_if_exists(names); !c.name.empty() && owner && trim(*owner) == id)
+    ::unlink(names.c_str());
   std::string rd = run_dir(id);
   if (is_dir(rd)) remove_all(rd);
   return trash;

@@ -46,21 +46,36 @@ void write_all(int fd, std::string_view data, const char* what) {
   }
 }
 
-std::string read_file(const std::string& path) {
-  UniqueFd fd = open_file(path, O_RDONLY);
+namespace {
+// Reads a whole open file. A regular file is read in one read(2) of its
+// size plus one byte (a short read is its end), so reading a small file costs
+// open, fstat, read and close: `ps` reads two per container.
+std::string read_fd(int fd, const std::string& path) {
   std::string out;
-  char buf[65536];
+  struct stat st;
+  size_t want = 65536;
+  bool regular = ::fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+  if (regular) want = static_cast<size_t>(st.st_size) + 1;
   for (;;) {
+    size_t old = out.size();
+    out.resize(old + want);
     size_t n;
     try {
-      n = read_some(fd.get(), buf, sizeof buf);
+      n = read_some(fd, out.data() + old, want);
     } catch (Error& e) {
       throw e.context(path);
     }
-    if (n == 0) break;
-    out.append(buf, n);
+    out.resize(old + n);
+    if (n == 0 || (regular && n < want)) break;
+    want = 65536;
   }
   return out;
+}
+}  // namespace
+
+std::string read_file(const std::string& path) {
+  UniqueFd fd = open_file(path, O_RDONLY);
+  return read_fd(fd.get(), path);
 }
 
 std::optional<std::string> read_file_if_exists(const std::string& path) {
@@ -69,8 +84,8 @@ std::optional<std::string> read_file_if_exists(const std::string& path) {
     if (errno == ENOENT) return std::nullopt;
     throw sys_error(fmt::format("open {}", path));
   }
-  ::close(fd);
-  return read_file(path);
+  UniqueFd guard(fd);
+  return read_fd(fd, path);
 }
 
 void fsync_dir(const std::string& dir) {

@@ -263,6 +263,8 @@ EOF
 expect # 
 send echo $((6*7))\r
 expect \r\n42\r\n
+send tty\r
+expect \r\n/dev/pts/0\r\n
 send stty size\r
 expect 33 99
 send sleep 100\r
@@ -285,6 +287,8 @@ EOF
 expect # 
 send echo $((6*7))\r
 expect \r\n42\r\n
+send tty\r
+expect \r\n/dev/pts/
 send stty size\r
 expect 33 99
 winsize 40 120

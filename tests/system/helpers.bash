@@ -42,6 +42,11 @@ den_cleanup() {
         timeout 60 "$DEN" unshare rm -rf "$XDG_DATA_HOME/den" </dev/null >/dev/null 2>&1 || true
         rm -rf "$XDG_DATA_HOME" 2>/dev/null || true
     fi
+    # Each test's runroot has its own den-pause process (the holder of den's
+    # user namespace): stop it.
+    if [[ -n ${XDG_RUNTIME_DIR:-} && -e $XDG_RUNTIME_DIR/den/pause.pid ]]; then
+        timeout 60 "$DEN" system migrate </dev/null >/dev/null 2>&1 || true
+    fi
 }
 
 setup() {
