@@ -49,6 +49,15 @@ struct LoadedImage {
 // whole) from in_fd.
 std::vector<LoadedImage> load_archive(Store& store, int in_fd);
 
+// Extracts the layers (their blobs already in the store), in parallel.
+void extract_layers_parallel(Store& store, const std::vector<LayerDescriptor>& layers);
+// Records a finished image whose layer blobs are in the store: extracts the
+// layers, stores config and manifest (made when manifest_text is empty) and
+// adds the record with its names and repo@digest references.
+ImageRecord commit_image(Store& store, const std::string& config_text, std::vector<LayerDescriptor> layers,
+                         const std::string& manifest_text, std::vector<std::string> names,
+                         std::vector<std::string> digests = {});
+
 enum class SaveFormat { DockerArchive, OciArchive, OciDir };
 // Parses "docker-archive", "oci-archive", "oci-dir"; throws Errc::Invalid.
 SaveFormat parse_save_format(const std::string& s);

@@ -87,6 +87,12 @@ void register_transfer_commands(std::vector<Command>& table);
 void register_container_commands(std::vector<Command>& table);
 void register_exec_commands(std::vector<Command>& table);
 void register_container_fs_commands(std::vector<Command>& table);
+void register_registry_commands(std::vector<Command>& table);
+
+// The image for run/create under a --pull policy (always, missing, newer,
+// never): from the store, or pulled (rootless, this enters den's user
+// namespace). Progress to stderr unless quiet.
+ImageRecord pull_if_needed(Context& ctx, const std::string& image, const std::string& policy, bool quiet);
 
 const std::vector<Command>& command_table();
 const std::vector<Group>& groups();

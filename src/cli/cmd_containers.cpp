@@ -55,7 +55,8 @@ std::vector<Option> create_options() {
       {"net", 0, OptKind::Value, "string", "Alias for --network", "", true},
       {"pid", 0, OptKind::Value, "string", "PID namespace to use: private, host, container:NAME", ""},
       {"privileged", 0, OptKind::Bool, "", "Give extended privileges to this container", ""},
-      {"pull", 0, OptKind::Value, "string", "Pull image before running: never, missing", "\"missing\""},
+      {"pull", 0, OptKind::Value, "string", "Pull image before running: always, missing, newer, never", "\"missing\""},
+      {"quiet", 'q', OptKind::Bool, "", "Suppress the pull output", ""},
       {"read-only", 0, OptKind::Bool, "", "Mount the container's root filesystem as read only", ""},
       {"restart", 0, OptKind::Value, "string", "Restart policy: no, on-failure[:N], always, unless-stopped", "\"no\""},
       {"rm", 0, OptKind::Bool, "", "Automatically remove the container when it exits", ""},
@@ -94,16 +95,9 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
     c.image_name = real;
   } else {
     std::string pull = a.value("pull", "missing");
-    if (pull != "missing" && pull != "never" && pull != "always" && pull != "newer")
-      throw Error(fmt::format("invalid --pull \"{}\": use always, missing, never or newer", pull), Errc::Invalid);
-    auto img = store.find_image(first);
-    if (!img) {
-      parse_reference(first);  // a clear error for bad references
-      throw Error(fmt::format("Unable to find image '{}' locally, and den cannot pull yet: load it with 'den load' "
-                              "or 'den import'",
-                              first),
-                  Errc::NotFound);
-    }
+    parse_reference(first);  // a clear error for bad references
+    std::optional<ImageRecord> img = store.find_image(first);
+    if (!img || pull == "always") img = pull_if_needed(ctx, first, pull, a.flag("quiet"));
     c.image_id = img->id;
     c.image_name = first;
     Json full = load_image_config(store, *img);

@@ -87,8 +87,17 @@ Json parse_json(const std::string& text, const std::string& what) {
   return j;
 }
 
+[[noreturn]] void archive_fail(struct archive* a, const std::string& what) {
+  int e = archive_errno(a);
+  std::string msg = archive_error_string(a) ? archive_error_string(a) : "unknown error";
+  if (e == ENOSPC || e == EIO || e == EDQUOT) throw Error(fmt::format("{}: {}", what, msg), Errc::Generic, e);
+  throw Error(fmt::format("{}: {}", what, msg), Errc::Invalid);
+}
+
+}  // namespace
+
 // Stores the blobs of one image's layers and extracts them, in parallel.
-void extract_layers(Store& store, const std::vector<LayerDescriptor>& layers) {
+void extract_layers_parallel(Store& store, const std::vector<LayerDescriptor>& layers) {
   std::vector<std::string> diff_ids;
   for (const auto& l : layers) diff_ids.push_back(l.diff_id);
   std::vector<std::string> chains = chain_ids(diff_ids);
@@ -121,7 +130,8 @@ void extract_layers(Store& store, const std::vector<LayerDescriptor>& layers) {
 
 // Records a finished image: config and manifest blobs, layers, record.
 ImageRecord commit_image(Store& store, const std::string& config_text, std::vector<LayerDescriptor> layers,
-                         const std::string& manifest_text, std::vector<std::string> names) {
+                         const std::string& manifest_text, std::vector<std::string> names,
+                         std::vector<std::string> digests) {
   Json config = parse_json(config_text, "image config");
   validate_config(config);
   std::vector<std::string> diff_ids = config_diff_ids(config);
@@ -129,7 +139,7 @@ ImageRecord commit_image(Store& store, const std::string& config_text, std::vect
     throw Error(fmt::format("image config lists {} layers, the manifest {}", diff_ids.size(), layers.size()),
                 Errc::Invalid);
   for (size_t i = 0; i < layers.size(); i++) layers[i].diff_id = diff_ids[i];
-  extract_layers(store, layers);
+  extract_layers_parallel(store, layers);
   for (size_t i = 0; i < layers.size(); i++)
     if (auto l = store.layer(chain_ids(std::vector<std::string>(diff_ids.begin(), diff_ids.begin() + i + 1)).back()))
       layers[i].size = l->size;
@@ -143,20 +153,13 @@ ImageRecord commit_image(Store& store, const std::string& config_text, std::vect
   rec.manifest_media_type = mj.value("mediaType", std::string(media::kOciManifest));
   rec.layers = layers;
   rec.names = std::move(names);
+  rec.digests = std::move(digests);
   rec.created = config_created(config);
   for (const auto& l : layers) rec.size += l.size;
   store.add_image(rec);
   return rec;
 }
 
-[[noreturn]] void archive_fail(struct archive* a, const std::string& what) {
-  int e = archive_errno(a);
-  std::string msg = archive_error_string(a) ? archive_error_string(a) : "unknown error";
-  if (e == ENOSPC || e == EIO || e == EDQUOT) throw Error(fmt::format("{}: {}", what, msg), Errc::Generic, e);
-  throw Error(fmt::format("{}: {}", what, msg), Errc::Invalid);
-}
-
-}  // namespace
 
 ImageRecord import_rootfs(Store& store, int in_fd, const ImportOptions& opts) {
   log::Phase phase("import");

@@ -1,0 +1,49 @@
+// den's registry client: the OCI distribution protocol over HTTP (libcurl,
+// see http.h), no skopeo or podman behind it. Pull resolves short names and
+// mirrors (registries.conf), authenticates (anonymous, Bearer tokens per
+// scope, Basic; credentials from auth.json), picks the platform out of an
+// index, downloads layers in parallel while verifying each digest as it
+// streams, and extracts each layer as soon as it is complete. Push uploads
+// what the registry lacks (HEAD first, cross-repository mount when it can)
+// and then the manifest.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "den/registries.h"
+#include "den/store.h"
+
+namespace den {
+
+struct RegistryOptions {
+  std::optional<bool> tls_verify;  // --tls-verify; unset: registries.conf decides
+  std::string cert_dir;            // --cert-dir: extra CA certificates (*.crt)
+  std::optional<Credentials> creds;  // --creds; else auth.json
+  // Progress lines ("Copying blob 1a2b3c4d5e6f done"); none when empty.
+  std::function<void(const std::string&)> progress;
+};
+
+struct PullOptions : RegistryOptions {
+  std::string os = "linux";
+  std::string arch;     // default: the host's
+  std::string variant;
+  int parallel = 3;     // layers downloaded at once
+};
+
+// Pulls a reference ("bb", "localhost:5000/tz/bb:1", "x@sha256:..") into the
+// store and returns its record. Rootless callers are in den's user
+// namespace (layers are extracted with their owners).
+ImageRecord pull_image(Store& store, const std::string& ref, const PullOptions& opts);
+
+// Pushes an image of the store to dest (a full reference). Returns the
+// manifest digest.
+std::string push_image(Store& store, const ImageRecord& img, const std::string& dest, const RegistryOptions& opts);
+
+// Checks credentials against a registry (GET /v2/ and, for token auth, a
+// token). Throws a clear error when they are refused.
+void check_login(const Config& cfg, const std::string& registry, const Credentials& creds,
+                 const RegistryOptions& opts);
+
+}  // namespace den

@@ -1,0 +1,205 @@
+// pull, push, login, logout.
+#include <termios.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include "cli.h"
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/image_archive.h"
+#include "den/reference.h"
+#include "den/registry.h"
+#include "den/strings.h"
+
+namespace den::cli {
+
+namespace {
+
+void registry_options(const Args& a, RegistryOptions& o) {
+  if (a.has("tls-verify")) o.tls_verify = a.value("tls-verify", "true") != "false";
+  o.cert_dir = a.value("cert-dir");
+  if (a.has("creds")) {
+    bool found = false;
+    auto [u, p] = split_once(a.value("creds"), ':', &found);
+    if (u.empty()) throw Error("--creds: expected USERNAME[:PASSWORD]", Errc::Invalid);
+    o.creds = Credentials{u, p};
+  }
+}
+
+void parse_platform(const std::string& platform, PullOptions& o) {
+  if (platform.empty()) return;
+  auto parts = split(platform, '/');
+  if (parts.size() < 2 || parts.size() > 3)
+    throw Error(fmt::format("invalid --platform \"{}\": expected os/arch[/variant]", platform), Errc::Invalid);
+  o.os = parts[0];
+  o.arch = parts[1];
+  if (parts.size() == 3) o.variant = parts[2];
+}
+
+std::function<void(const std::string&)> stderr_progress(bool quiet) {
+  if (quiet) return {};
+  return [](const std::string& line) { write_all(STDERR_FILENO, line + "\n", "write to stderr"); };
+}
+
+int cmd_pull(Context& ctx, const Args& a) {
+  PullOptions o;
+  registry_options(a, o);
+  parse_platform(a.value("platform"), o);
+  o.progress = stderr_progress(a.flag("quiet"));
+  ctx.enter_userns();
+  ImageRecord rec = pull_image(ctx.store(), a.positional[0], o);
+  out(rec.id + "\n");
+  return 0;
+}
+
+int cmd_push(Context& ctx, const Args& a) {
+  RegistryOptions o;
+  registry_options(a, o);
+  o.progress = stderr_progress(a.flag("quiet"));
+  ImageRecord img = ctx.store().lookup_image(a.positional[0]);
+  std::string dest = a.positional.size() > 1 ? a.positional[1] : a.positional[0];
+  if (is_short_name(dest))
+    throw Error(fmt::format("push needs a registry in the destination, e.g. localhost:5000/{}: \"{}\" has none",
+                            parse_reference(dest).familiar_name(), dest),
+                Errc::Invalid);
+  std::string digest = push_image(ctx.store(), img, dest, o);
+  if (a.has("digestfile")) write_file_atomic(a.value("digestfile"), digest);
+  if (!a.flag("quiet")) write_all(STDERR_FILENO, "Storing signatures\n");
+  return 0;
+}
+
+std::string read_password_stdin() {
+  std::string pw;
+  char buf[4096];
+  size_t n;
+  while ((n = read_some(STDIN_FILENO, buf, sizeof buf)) > 0) pw.append(buf, n);
+  while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+  return pw;
+}
+
+std::string prompt(const std::string& text, bool secret) {
+  if (!::isatty(STDIN_FILENO))
+    throw Error("no terminal to ask for credentials: use --username with --password-stdin", Errc::Invalid);
+  write_all(STDERR_FILENO, text);
+  struct termios old {}, quiet {};
+  bool restore = false;
+  if (secret && ::tcgetattr(STDIN_FILENO, &old) == 0) {
+    quiet = old;
+    quiet.c_lflag &= static_cast<tcflag_t>(~ECHO);
+    restore = ::tcsetattr(STDIN_FILENO, TCSANOW, &quiet) == 0;
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (restore) {
+    ::tcsetattr(STDIN_FILENO, TCSANOW, &old);
+    write_all(STDERR_FILENO, "\n");
+  }
+  return line;
+}
+
+// "https://host/v1/" and "host" both name host.
+std::string registry_host(std::string r) {
+  for (const char* scheme : {"https://", "http://"})
+    if (r.rfind(scheme, 0) == 0) r = r.substr(std::strlen(scheme));
+  r = r.substr(0, r.find('/'));
+  if (r == "index.docker.io" || r == "registry-1.docker.io") r = "docker.io";
+  return r;
+}
+
+int cmd_login(Context& ctx, const Args& a) {
+  std::string registry = registry_host(a.positional.empty() ? "docker.io" : a.positional[0]);
+  RegistryOptions o;
+  registry_options(a, o);
+  Credentials c;
+  c.username = a.value("username");
+  if (a.has("password") && a.flag("password-stdin"))
+    throw Error("--password and --password-stdin are mutually exclusive", Errc::Invalid);
+  if (a.flag("password-stdin")) {
+    if (c.username.empty()) throw Error("--password-stdin needs --username", Errc::Invalid);
+    c.password = read_password_stdin();
+  } else if (a.has("password")) {
+    c.password = a.value("password");
+    write_all(STDERR_FILENO, "WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n");
+  }
+  if (c.username.empty()) c.username = prompt("Username: ", false);
+  if (c.password.empty()) c.password = prompt("Password: ", true);
+  if (c.username.empty() || c.password.empty()) throw Error("username and password are required", Errc::Invalid);
+  const Config& cfg = ctx.config();
+  check_login(cfg, registry, c, o);
+  store_credentials(cfg, registry, c);
+  out("Login Succeeded!\n");
+  return 0;
+}
+
+int cmd_logout(Context& ctx, const Args& a) {
+  const Config& cfg = ctx.config();
+  if (a.flag("all")) {
+    remove_credentials(cfg, "");
+    out("Removed login credentials for all registries\n");
+    return 0;
+  }
+  std::string registry = registry_host(a.positional.empty() ? "docker.io" : a.positional[0]);
+  if (!remove_credentials(cfg, registry))
+    throw Error(fmt::format("not logged into {}", registry), Errc::NotFound);
+  out(fmt::format("Removed login credentials for {}\n", registry));
+  return 0;
+}
+
+const Option kTlsVerify{"tls-verify", 0, OptKind::Value, "bool",
+                        "Require HTTPS and verify certificates when contacting registries", "true"};
+const Option kCertDir{"cert-dir", 0, OptKind::Value, "string", "Use certificates (*.crt) in this directory", ""};
+const Option kCreds{"creds", 0, OptKind::Value, "string", "Use [username[:password]] for accessing the registry", ""};
+
+}  // namespace
+
+ImageRecord pull_if_needed(Context& ctx, const std::string& image, const std::string& policy, bool quiet) {
+  if (policy != "always" && policy != "missing" && policy != "never" && policy != "newer")
+    throw Error(fmt::format("invalid --pull \"{}\": use always, missing, newer or never", policy), Errc::Invalid);
+  if (policy != "always") {
+    if (auto rec = ctx.store().find_image(image)) return *rec;
+    if (policy == "never")
+      throw Error(fmt::format("{}: image not known (and --pull=never)", image), Errc::NotFound);
+  }
+  PullOptions o;
+  o.progress = stderr_progress(quiet);
+  ctx.enter_userns();
+  return pull_image(ctx.store(), image, o);
+}
+
+void register_registry_commands(std::vector<Command>& t) {
+  t.push_back({{{"pull"}, {"image", "pull"}},
+               "[OPTIONS] NAME[:TAG|@DIGEST]",
+               "Pull an image from a registry",
+               "den pull localhost:5000/tz/bb\nden pull --tls-verify=false 127.0.0.1:5000/bb:1\nden pull busybox",
+               {{"quiet", 'q', OptKind::Bool, "", "Suppress the progress output", ""},
+                {"platform", 0, OptKind::Value, "string", "Pull the image for this os/arch[/variant]", ""},
+                {"all-tags", 'a', OptKind::Bool, "", "Download all tagged images in the repository", ""},
+                kTlsVerify, kCertDir, kCreds},
+               false, 1, 1, cmd_pull});
+  t.push_back({{{"push"}, {"image", "push"}},
+               "[OPTIONS] IMAGE [DESTINATION]",
+               "Push an image to a registry",
+               "den tag bb localhost:5000/tz/bb && den push localhost:5000/tz/bb\nden push bb localhost:5000/bb:1",
+               {{"quiet", 'q', OptKind::Bool, "", "Suppress the progress output", ""},
+                {"digestfile", 0, OptKind::Value, "string", "Write the digest of the pushed image to this file", ""},
+                kTlsVerify, kCertDir, kCreds},
+               false, 1, 2, cmd_push});
+  t.push_back({{{"login"}},
+               "[OPTIONS] [REGISTRY]",
+               "Log in to a registry",
+               "den login -u me localhost:5000\necho \"$PW\" | den login -u me --password-stdin localhost:5000",
+               {{"username", 'u', OptKind::Value, "string", "Username", ""},
+                {"password", 'p', OptKind::Value, "string", "Password (insecure: prefer --password-stdin)", ""},
+                {"password-stdin", 0, OptKind::Bool, "", "Take the password from stdin", ""},
+                kTlsVerify, kCertDir},
+               false, 0, 1, cmd_login});
+  t.push_back({{{"logout"}},
+               "[OPTIONS] [REGISTRY]",
+               "Log out from a registry",
+               "den logout localhost:5000\nden logout --all",
+               {{"all", 'a', OptKind::Bool, "", "Remove the credentials of all registries", ""}},
+               false, 0, 1, cmd_logout});
+}
+
+}  // namespace den::cli

@@ -1,0 +1,474 @@
+#include "den/registry.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <mutex>
+#include <thread>
+
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/hash.h"
+#include "den/http.h"
+#include "den/image.h"
+#include "den/image_archive.h"
+#include "den/log.h"
+#include "den/reference.h"
+#include "den/strings.h"
+
+namespace den {
+
+namespace {
+
+const char* kManifestAccept =
+    "Accept: application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, "
+    "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+bool is_loopback(const std::string& host) {
+  return host.rfind("localhost", 0) == 0 || host.rfind("127.", 0) == 0 || host.rfind("[::1]", 0) == 0;
+}
+
+std::string short_digest(const std::string& d) { return digest_hex(d).substr(0, 12); }
+
+// One registry host, for one repository and set of actions ("pull",
+// "pull,push"): scheme detection, authentication and retries.
+class Client {
+ public:
+  Client(const Config& cfg, const Endpoint& ep, const RegistryOptions& o, std::string actions)
+      : host_(ep.host), repo_(ep.path), actions_(std::move(actions)), opts_(o) {
+    // TLS is verified unless --tls-verify=false or registries.conf says
+    // insecure. Like docker, loopback registries may also speak plain HTTP.
+    verify_ = o.tls_verify.value_or(!ep.insecure);
+    plain_http_ok_ = !verify_ || ep.insecure || (is_loopback(host_) && !o.tls_verify.has_value());
+    if (o.creds) creds_ = *o.creds;
+    else if (auto c = find_credentials(cfg, host_ == "registry-1.docker.io" ? "docker.io" : host_)) creds_ = *c;
+    ca_dir_ = o.cert_dir;
+    if (ca_dir_.empty()) {
+      std::string d = cfg.home + "/.config/containers/certs.d/" + host_;
+      if (is_dir(d)) ca_dir_ = d;
+      else if (is_dir("/etc/containers/certs.d/" + host_)) ca_dir_ = "/etc/containers/certs.d/" + host_;
+    }
+  }
+
+  const std::string& host() const { return host_; }
+  const std::string& repo() const { return repo_; }
+
+  std::string url(const std::string& path) {
+    ping();
+    return scheme_ + "://" + host_ + path;
+  }
+
+  // A request to the registry, authenticated (retried once on 401 with a
+  // fresh token) and retried on 5xx and transport errors when idempotent.
+  HttpResponse request(HttpRequest req, const std::function<void(const char*, size_t)>& sink = {}) {
+    ping();
+    if (req.url.rfind("http", 0) != 0) req.url = scheme_ + "://" + host_ + req.url;
+    req.tls_verify = verify_;
+    req.ca_dir = ca_dir_;
+    bool idempotent = req.method == "GET" || req.method == "HEAD";
+    for (int attempt = 0;; attempt++) {
+      HttpRequest r = req;
+      if (!auth_header_.empty()) r.headers.push_back(auth_header_);
+      HttpResponse resp;
+      try {
+        resp = http_do(r, sink);
+      } catch (const Error& e) {
+        if (idempotent && attempt < 2 && !sink) {
+          ::usleep(200000u << attempt);
+          continue;
+        }
+        throw;
+      }
+      if (resp.status == 401 && attempt == 0) {
+        authorize(resp.header("www-authenticate"));
+        continue;
+      }
+      if (resp.status == 401)
+        throw Error(creds_.empty()
+                        ? fmt::format("{}: authentication required: run 'den login {}'", host_, host_)
+                        : fmt::format("{}: unauthorized: the registry refused the credentials of {}", host_,
+                                      creds_.username),
+                    Errc::Invalid);
+      if (resp.status >= 500 && idempotent && attempt < 3) {
+        log::debug("{} answered {}, retrying", host_, resp.status);
+        ::usleep(200000u << attempt);
+        continue;
+      }
+      return resp;
+    }
+  }
+
+  // Forces authentication now (login).
+  void login_check() {
+    ping();
+    if (challenge_.empty()) return;  // the registry wants no credentials
+    authorize(challenge_);
+    HttpResponse r = http_do({"GET", url("/v2/"), {auth_header_}, "", -1, 0, verify_, ca_dir_});
+    if (r.status == 401) throw Error(fmt::format("{}: wrong username or password", host_), Errc::Invalid);
+    if (r.status != 200) throw Error(fmt::format("{}: GET /v2/ answered {}", host_, r.status));
+  }
+
+ private:
+  void ping() {
+    if (!scheme_.empty()) return;
+    HttpResponse r;
+    try {
+      r = http_do({"GET", "https://" + host_ + "/v2/", {}, "", -1, 0, verify_, ca_dir_});
+      scheme_ = "https";
+    } catch (const Error& e) {
+      if (!plain_http_ok_) {
+        std::string msg = e.what();
+        if (msg.find("certificate") != std::string::npos || msg.find("SSL") != std::string::npos)
+          msg += " (for a registry without a valid certificate use --tls-verify=false, or insecure = true in "
+                 "registries.conf)";
+        throw Error(fmt::format("pinging registry {}: {}", host_, msg));
+      }
+      try {
+        r = http_do({"GET", "http://" + host_ + "/v2/", {}, "", -1, 0, false, ""});
+        scheme_ = "http";
+      } catch (const Error& e2) {
+        throw Error(fmt::format("pinging registry {}: {}", host_, e2.what()));
+      }
+    }
+    if (r.status == 401) challenge_ = r.header("www-authenticate");
+    else if (r.status != 200 && r.status != 404)
+      throw Error(fmt::format("pinging registry {}: /v2/ answered HTTP {}: is it an OCI registry?", host_, r.status));
+  }
+
+  void authorize(const std::string& header) {
+    if (header.empty())
+      throw Error(fmt::format("{}: 401 Unauthorized without a WWW-Authenticate challenge", host_), Errc::Invalid);
+    AuthChallenge ch = parse_www_authenticate(header);
+    std::string basic = creds_.empty() ? "" : "Basic " + base64_encode(creds_.username + ":" + creds_.password);
+    if (ch.scheme == "basic") {
+      if (basic.empty()) throw Error(fmt::format("{}: authentication required: run 'den login {}'", host_, host_));
+      auth_header_ = "Authorization: " + basic;
+      return;
+    }
+    if (ch.scheme != "bearer") throw Error(fmt::format("{}: unsupported authentication scheme \"{}\"", host_, ch.scheme));
+    std::string realm = ch.params["realm"];
+    if (realm.empty()) throw Error(fmt::format("{}: a Bearer challenge without realm", host_));
+    std::string scope = ch.params.count("scope") ? ch.params["scope"]
+                                                 : (repo_.empty() ? "" : "repository:" + repo_ + ":" + actions_);
+    std::string u = realm + (realm.find('?') == std::string::npos ? "?" : "&");
+    if (!ch.params["service"].empty()) u += "service=" + ch.params["service"] + "&";
+    if (!scope.empty()) u += "scope=" + scope;
+    HttpRequest tr{"GET", u, {}, "", -1, 0, verify_, ca_dir_};
+    if (!basic.empty()) tr.headers.push_back("Authorization: " + basic);
+    HttpResponse r = http_do(tr);
+    if (r.status == 401 || r.status == 403)
+      throw Error(fmt::format("{}: unauthorized: {}", host_,
+                              creds_.empty() ? "authentication required: run 'den login " + host_ + "'"
+                                             : "wrong username or password"),
+                  Errc::Invalid);
+    if (r.status != 200) throw Error(fmt::format("{}: token server answered HTTP {}", host_, r.status));
+    Json j = Json::parse(r.body, nullptr, false);
+    std::string token = j.is_object() ? j.value("token", j.value("access_token", "")) : "";
+    if (token.empty()) throw Error(fmt::format("{}: the token server sent no token", host_));
+    auth_header_ = "Authorization: Bearer " + token;
+  }
+
+  std::string host_, repo_, actions_;
+  RegistryOptions opts_;
+  Credentials creds_;
+  bool verify_ = true, plain_http_ok_ = false;
+  std::string ca_dir_;
+  std::string scheme_;
+  std::string challenge_;
+  std::string auth_header_;
+};
+
+struct Manifest {
+  std::string text, media_type, digest;
+};
+
+Manifest get_manifest(Client& cl, const std::string& reference) {
+  HttpResponse r = cl.request({"GET", "/v2/" + cl.repo() + "/manifests/" + reference, {kManifestAccept}});
+  if (r.status == 404)
+    throw Error(fmt::format("{}/{}:{} not found: manifest unknown", cl.host(), cl.repo(), reference), Errc::NotFound);
+  if (r.status != 200)
+    throw Error(fmt::format("{}: fetching manifest {} of {}: HTTP {}", cl.host(), reference, cl.repo(), r.status));
+  Manifest m{r.body, r.header("content-type"), sha256_digest(r.body)};
+  if (reference.rfind("sha256:", 0) == 0 && m.digest != reference)
+    throw Error(fmt::format("{}: manifest digest mismatch: asked for {}, got {}", cl.host(), reference, m.digest),
+                Errc::Corrupt);
+  Json j = Json::parse(m.text, nullptr, false);
+  if (j.is_discarded()) throw Error(fmt::format("{}: the manifest of {} is not JSON", cl.host(), cl.repo()));
+  if (j.contains("mediaType") && j["mediaType"].is_string()) m.media_type = j["mediaType"];
+  if (m.media_type.find(';') != std::string::npos) m.media_type = trim(m.media_type.substr(0, m.media_type.find(';')));
+  return m;
+}
+
+bool is_index(const std::string& mt) { return mt == media::kOciIndex || mt == media::kDockerManifestList; }
+
+// Streams a blob into the store, verifying size and digest on the way.
+void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t size) {
+  Store::Staging st = store.staging("pull");
+  std::string path = st.path() + "/blob";
+  UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  Sha256 hash;
+  uint64_t got = 0;
+  HttpResponse r = cl.request({"GET", "/v2/" + cl.repo() + "/blobs/" + digest}, [&](const char* p, size_t n) {
+    got += n;
+    if (size && got > size) throw Error(fmt::format("blob {} is larger than its {} bytes", short_digest(digest), size));
+    write_all(fd.get(), std::string_view(p, n), "write blob");
+    hash.update(p, n);
+  });
+  if (r.status == 404) throw Error(fmt::format("{}: blob {} of {} not found", cl.host(), digest, cl.repo()));
+  if (r.status != 200) throw Error(fmt::format("{}: fetching blob {}: HTTP {}", cl.host(), short_digest(digest), r.status));
+  if (size && got != size)
+    throw Error(fmt::format("{}: blob {} is truncated: {} of {} bytes", cl.host(), short_digest(digest), got, size),
+                Errc::Corrupt);
+  std::string actual = hash.digest();
+  if (actual != digest)
+    throw Error(fmt::format("{}: blob digest mismatch: expected {}, got {}", cl.host(), digest, actual), Errc::Corrupt);
+  if (::fsync(fd.get()) != 0) throw sys_error("fsync " + path);
+  fd.reset();
+  store.commit_blob_file(path, digest);
+}
+
+std::string get_small_blob(Client& cl, const std::string& digest) {
+  HttpResponse r = cl.request({"GET", "/v2/" + cl.repo() + "/blobs/" + digest});
+  if (r.status != 200) throw Error(fmt::format("{}: fetching {}: HTTP {}", cl.host(), short_digest(digest), r.status));
+  if (sha256_digest(r.body) != digest)
+    throw Error(fmt::format("{}: blob digest mismatch for {}", cl.host(), digest), Errc::Corrupt);
+  return r.body;
+}
+
+ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, const PullOptions& o) {
+  const Config& cfg = store.config();
+  Client cl(cfg, ep, o, "pull");
+  auto say = [&](const std::string& s) {
+    if (o.progress) o.progress(s);
+  };
+  std::string reference = ref.digest.empty() ? ref.tag : ref.digest;
+  Manifest m = get_manifest(cl, reference);
+  std::string repo_digest = m.digest;
+  std::string arch = o.arch.empty() ? host_arch() : o.arch;
+  if (is_index(m.media_type) || (Json::parse(m.text).contains("manifests") && !Json::parse(m.text).contains("layers"))) {
+    Json idx = Json::parse(m.text);
+    std::string chosen;
+    std::vector<std::string> offered;
+    for (const auto& d : idx.value("manifests", Json::array())) {
+      Json p = d.value("platform", Json::object());
+      std::string pos = p.value("os", ""), parch = p.value("architecture", ""), pvar = p.value("variant", "");
+      offered.push_back(pos + "/" + parch + (pvar.empty() ? "" : "/" + pvar));
+      if (pos == o.os && parch == arch && (o.variant.empty() || pvar == o.variant) && chosen.empty())
+        chosen = d.value("digest", "");
+    }
+    if (chosen.empty())
+      throw Error(fmt::format("{}: no image for {}/{} in the index of {} (it offers {})", cl.host(), o.os, arch,
+                              cl.repo(), offered.empty() ? "nothing" : join(offered, ", ")),
+                  Errc::NotFound);
+    m = get_manifest(cl, chosen);
+  }
+  Json man = Json::parse(m.text);
+  if (man.value("schemaVersion", 0) != 2 || !man.contains("config") || !man.contains("layers"))
+    throw Error(fmt::format("{}: unsupported manifest type \"{}\" for {} (den reads docker v2 schema 2 and OCI)",
+                            cl.host(), m.media_type, cl.repo()),
+                Errc::Unsupported);
+  std::string config_digest = man["config"].value("digest", "");
+  if (!is_sha256_digest(config_digest)) throw Error(fmt::format("{}: bad config digest in the manifest", cl.host()));
+  std::string config_text =
+      store.has_blob(config_digest) ? store.read_blob(config_digest) : get_small_blob(cl, config_digest);
+  Json config = Json::parse(config_text, nullptr, false);
+  if (config.is_discarded()) throw Error(fmt::format("{}: the image config is not JSON", cl.host()), Errc::Invalid);
+  std::string carch = config.value("architecture", "");
+  if (!carch.empty() && carch != arch)
+    throw Error(fmt::format("image {} is for {}/{}, this machine is {}/{} (use --platform to ask for another)",
+                            ref.familiar_string(), config.value("os", "linux"), carch, o.os, arch),
+                Errc::Invalid);
+  std::vector<std::string> diff_ids = config_diff_ids(config);
+  const Json& jl = man["layers"];
+  if (diff_ids.size() != jl.size())
+    throw Error(fmt::format("{}: the config lists {} layers, the manifest {}", cl.host(), diff_ids.size(), jl.size()),
+                Errc::Invalid);
+  std::vector<LayerDescriptor> layers;
+  for (size_t i = 0; i < jl.size(); i++) {
+    LayerDescriptor d;
+    d.blob_digest = jl[i].value("digest", "");
+    d.media_type = jl[i].value("mediaType", std::string(media::kOciLayerGzip));
+    d.blob_size = jl[i].value("size", uint64_t{0});
+    d.diff_id = diff_ids[i];
+    if (!is_sha256_digest(d.blob_digest)) throw Error(fmt::format("{}: bad layer digest in the manifest", cl.host()));
+    if (jl[i].contains("urls"))
+      throw Error(fmt::format("{}: layer {} is a foreign layer, which den does not fetch", cl.host(),
+                              short_digest(d.blob_digest)),
+                  Errc::Unsupported);
+    layers.push_back(d);
+  }
+  std::vector<std::string> chains = chain_ids(diff_ids);
+
+  // Layers: download what the store lacks (in parallel) and extract each as
+  // soon as it is complete. What was verified stays for the next pull.
+  FileLock gc = store.hold_off_gc();
+  std::atomic<size_t> next{0};
+  std::mutex mu;
+  std::optional<Error> first_error;
+  auto worker = [&] {
+    // One client per worker: libcurl handles are not shared between threads.
+    Client wc(cfg, ep, o, "pull");
+    for (;;) {
+      size_t i = next++;
+      if (i >= layers.size()) return;
+      const LayerDescriptor& d = layers[i];
+      try {
+        if (store.has_blob(d.blob_digest)) {
+          std::lock_guard<std::mutex> g(mu);
+          say(fmt::format("Copying blob {} skipped: already exists", short_digest(d.blob_digest)));
+        } else {
+          download_blob(wc, store, d.blob_digest, d.blob_size);
+          std::lock_guard<std::mutex> g(mu);
+          say(fmt::format("Copying blob {} done", short_digest(d.blob_digest)));
+        }
+        store.ensure_layer(i == 0 ? "" : chains[i - 1], d);
+      } catch (const Error& e) {
+        std::lock_guard<std::mutex> g(mu);
+        if (!first_error) first_error = e;
+        next = layers.size();
+      }
+    }
+  };
+  size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(1, o.parallel)), 1, std::max<size_t>(1, layers.size()));
+  std::vector<std::thread> threads;
+  for (size_t i = 1; i < n; i++) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (first_error) throw *first_error;
+  say(fmt::format("Copying config {} done", short_digest(config_digest)));
+  say("Writing manifest to image destination");
+  std::vector<std::string> names;
+  if (!ref.tag.empty()) names.push_back(ref.name() + ":" + ref.tag);
+  return commit_image(store, config_text, layers, m.text, names, {ref.name() + "@" + repo_digest});
+}
+
+}  // namespace
+
+ImageRecord pull_image(Store& store, const std::string& text, const PullOptions& o) {
+  log::Phase phase("pull " + text);
+  RegistriesConf conf = load_registries_conf(store.config());
+  Reference parsed = parse_docker_ref(text);
+  std::vector<Reference> candidates;
+  if (is_short_name(text)) {
+    if (conf.short_name_mode == "enforcing" && !conf.aliases.count(text.substr(0, text.find_first_of(":@"))) &&
+        conf.search.size() > 1)
+      throw Error(fmt::format("short name \"{}\" is ambiguous with short-name-mode = \"enforcing\": use a full "
+                              "name (registry/repository) or add an alias to registries.conf",
+                              text),
+                  Errc::Invalid);
+    std::string suffix = parsed.digest.empty() ? ":" + parsed.tag : "@" + parsed.digest;
+    for (const auto& c : short_name_candidates(conf, parsed.familiar_name()))
+      candidates.push_back(parse_docker_ref(c + suffix));
+    if (candidates.empty())
+      throw Error(fmt::format("short name \"{}\": no unqualified-search-registries are defined in registries.conf",
+                              text),
+                  Errc::Invalid);
+  } else {
+    candidates.push_back(parsed);
+  }
+  std::vector<std::string> errors;
+  for (const auto& ref : candidates) {
+    if (o.progress) o.progress(fmt::format("Trying to pull {}...", ref.string()));
+    for (const auto& ep : pull_endpoints(conf, ref.name())) {
+      try {
+        return pull_from(store, ep, ref, o);
+      } catch (const Error& e) {
+        if (e.code() == Errc::Corrupt && !ep.mirror) throw;
+        log::debug("pull from {} failed: {}", ep.host, e.what());
+        errors.push_back(e.what());
+      }
+    }
+  }
+  if (errors.size() == 1) throw Error(errors[0], Errc::NotFound);
+  throw Error(fmt::format("pulling {}: {}", text, join(errors, "; ")), Errc::NotFound);
+}
+
+std::string push_image(Store& store, const ImageRecord& img, const std::string& dest, const RegistryOptions& o) {
+  log::Phase phase("push " + dest);
+  Reference ref = parse_named_tagged(dest);
+  RegistriesConf conf = load_registries_conf(store.config());
+  Endpoint ep = push_endpoint(conf, ref.name());
+  Client cl(store.config(), ep, o, "pull,push");
+  auto say = [&](const std::string& s) {
+    if (o.progress) o.progress(s);
+  };
+  std::string manifest_text = store.read_blob(img.manifest_digest);
+  Json man = Json::parse(manifest_text, nullptr, false);
+  if (man.is_discarded()) throw Error("the stored manifest of " + img.id.substr(0, 12) + " is corrupt", Errc::Corrupt);
+  std::string media_type = man.value("mediaType", img.manifest_media_type);
+  if (media_type.empty()) media_type = media::kOciManifest;
+  struct Blob {
+    std::string digest;
+    bool config;
+  };
+  std::vector<Blob> blobs;
+  for (const auto& l : man.value("layers", Json::array())) blobs.push_back({l.value("digest", ""), false});
+  blobs.push_back({man["config"].value("digest", ""), true});
+  // Another repository of the same registry that has these blobs (we pulled
+  // the image from it): the registry may mount them instead of an upload.
+  std::string mount_from;
+  for (const auto& d : img.digests) {
+    auto at = d.find('@');
+    std::string name = d.substr(0, at);
+    if (name.rfind(ep.host + "/", 0) == 0 && name.substr(ep.host.size() + 1) != ep.path)
+      mount_from = name.substr(ep.host.size() + 1);
+  }
+  for (const auto& b : blobs) {
+    std::string what = b.config ? "config" : "blob";
+    HttpResponse head = cl.request({"HEAD", "/v2/" + ep.path + "/blobs/" + b.digest});
+    if (head.status == 200) {
+      say(fmt::format("Copying {} {} skipped: already exists", what, short_digest(b.digest)));
+      continue;
+    }
+    std::string path = store.blob_path(b.digest);
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0)
+      throw Error(fmt::format("blob {} of image {} is missing from the store", b.digest, img.id.substr(0, 12)),
+                  Errc::Corrupt);
+    std::string start = "/v2/" + ep.path + "/blobs/uploads/";
+    if (!mount_from.empty()) start += "?mount=" + b.digest + "&from=" + mount_from;
+    HttpResponse up = cl.request({"POST", start, {"Content-Length: 0"}, ""});
+    if (up.status == 201) {
+      say(fmt::format("Copying {} {} mounted from {}", what, short_digest(b.digest), mount_from));
+      continue;
+    }
+    if (up.status != 202)
+      throw Error(fmt::format("{}: starting an upload to {}: HTTP {} {}", ep.host, ep.path, up.status,
+                              trim(up.body.substr(0, 200))));
+    std::string loc = up.header("location");
+    if (loc.empty()) throw Error(fmt::format("{}: the upload has no Location", ep.host));
+    if (loc[0] == '/') loc = cl.url(loc);
+    loc += (loc.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + b.digest;
+    UniqueFd fd = open_file(path, O_RDONLY);
+    HttpRequest put{"PUT", loc, {"Content-Type: application/octet-stream"}, "", fd.get(),
+                    static_cast<uint64_t>(st.st_size)};
+    HttpResponse done = cl.request(put);
+    if (done.status != 201 && done.status != 204)
+      throw Error(fmt::format("{}: uploading {} {}: HTTP {} {}", ep.host, what, short_digest(b.digest), done.status,
+                              trim(done.body.substr(0, 200))));
+    say(fmt::format("Copying {} {} done", what, short_digest(b.digest)));
+  }
+  say("Writing manifest to image destination");
+  HttpResponse pm = cl.request(
+      {"PUT", "/v2/" + ep.path + "/manifests/" + (ref.tag.empty() ? ref.digest : ref.tag),
+       {"Content-Type: " + media_type}, manifest_text});
+  if (pm.status != 201 && pm.status != 200)
+    throw Error(fmt::format("{}: the registry refused the manifest of {}: HTTP {} {}", ep.host, ep.path, pm.status,
+                            trim(pm.body.substr(0, 300))));
+  return sha256_digest(manifest_text);
+}
+
+void check_login(const Config& cfg, const std::string& registry, const Credentials& creds,
+                 const RegistryOptions& opts) {
+  RegistriesConf conf = load_registries_conf(cfg);
+  Endpoint ep = push_endpoint(conf, registry);
+  ep.path.clear();
+  RegistryOptions o = opts;
+  o.creds = creds;
+  Client cl(cfg, ep, o, "pull");
+  cl.login_check();
+}
+
+}  // namespace den
