@@ -95,6 +95,8 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
     c.image_name = real;
   } else {
     std::string pull = a.value("pull", "missing");
+    if (pull != "missing" && pull != "never" && pull != "always" && pull != "newer")
+      throw Error(fmt::format("invalid --pull \"{}\": use always, missing, newer or never", pull), Errc::Invalid);
     parse_reference(first);  // a clear error for bad references
     std::optional<ImageRecord> img = store.find_image(first);
     if (!img || pull == "always") img = pull_if_needed(ctx, first, pull, a.flag("quiet"));

@@ -118,11 +118,14 @@ class Client {
       r = http_do({"GET", "https://" + host_ + "/v2/", {}, "", -1, 0, verify_, ca_dir_});
       scheme_ = "https";
     } catch (const Error& e) {
-      if (!plain_http_ok_) {
-        std::string msg = e.what();
-        if (msg.find("certificate") != std::string::npos || msg.find("SSL") != std::string::npos)
-          msg += " (for a registry without a valid certificate use --tls-verify=false, or insecure = true in "
-                 "registries.conf)";
+      // Plain HTTP is tried only where allowed, and not when the server
+      // does speak TLS but its certificate is not trusted.
+      std::string msg = e.what();
+      bool cert_problem = msg.find("certificate") != std::string::npos;
+      if (!plain_http_ok_ || cert_problem) {
+        if (cert_problem || msg.find("SSL") != std::string::npos)
+          msg += " (for a registry with a private CA use --cert-dir or ~/.config/containers/certs.d/HOST/ca.crt; "
+                 "or --tls-verify=false, or insecure = true in registries.conf)";
         throw Error(fmt::format("pinging registry {}: {}", host_, msg));
       }
       try {
@@ -132,7 +135,11 @@ class Client {
         throw Error(fmt::format("pinging registry {}: {}", host_, e2.what()));
       }
     }
-    if (r.status == 401) challenge_ = r.header("www-authenticate");
+    if (r.status == 401) {
+      challenge_ = r.header("www-authenticate");
+      if (challenge_.empty())
+        throw Error(fmt::format("{}: 401 Unauthorized without a WWW-Authenticate challenge", host_), Errc::Invalid);
+    }
     else if (r.status != 200 && r.status != 404)
       throw Error(fmt::format("pinging registry {}: /v2/ answered HTTP {}: is it an OCI registry?", host_, r.status));
   }

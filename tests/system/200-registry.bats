@@ -1,0 +1,313 @@
+#!/usr/bin/env bats
+# Registries: pull, push, login, logout, registries.conf (mirrors, aliases,
+# blocked), auth.json, run --pull; against Debian's docker-registry
+# (distribution) on 127.0.0.1, plain HTTP, TLS with a self-signed CA, and
+# htpasswd auth; cross-checked with skopeo; error paths against
+# fake-registry.py.
+
+load helpers
+
+local_setup() {
+    import_busybox bb >/dev/null
+    REGS=()
+}
+
+local_teardown() {
+    local p
+    for p in "${REGS[@]}"; do kill "$p" 2>/dev/null || true; done
+    local ids
+    ids=$(den ps -aq 2>/dev/null) || true
+    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
+}
+
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# start_registry NAME [tls] [auth] : starts docker-registry, sets
+# ${NAME}_PORT (and the CA in $WORK/NAME/certs/ca.crt with tls; user
+# "tester", password "s3cret" with auth).
+start_registry() {
+    local name=$1 tls=${2:-} auth=${3:-} dir=$WORK/$1 port
+    port=$(free_port)
+    mkdir -p "$dir/data" "$dir/certs"
+    {
+        echo "version: 0.1"
+        echo "log: {level: error}"
+        echo "storage: {filesystem: {rootdirectory: $dir/data}, delete: {enabled: true}}"
+        echo "http:"
+        echo "  addr: 127.0.0.1:$port"
+        if [[ $tls == tls ]]; then
+            echo "  tls: {certificate: $dir/certs/server.crt, key: $dir/certs/server.key}"
+        fi
+        if [[ $auth == auth ]]; then
+            echo "auth: {htpasswd: {realm: den-test, path: $dir/htpasswd}}"
+        fi
+    } >"$dir/config.yml"
+    if [[ $tls == tls ]]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=den-test-ca \
+            -keyout "$dir/certs/ca.key" -out "$dir/certs/ca.crt" 2>/dev/null
+        openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 \
+            -keyout "$dir/certs/server.key" -out "$dir/certs/server.csr" 2>/dev/null
+        printf 'subjectAltName=IP:127.0.0.1\n' >"$dir/certs/ext"
+        openssl x509 -req -in "$dir/certs/server.csr" -CA "$dir/certs/ca.crt" -CAkey "$dir/certs/ca.key" \
+            -CAcreateserial -days 2 -extfile "$dir/certs/ext" -out "$dir/certs/server.crt" 2>/dev/null
+    fi
+    if [[ $auth == auth ]]; then
+        htpasswd -Bbn tester s3cret >"$dir/htpasswd"
+    fi
+    docker-registry serve "$dir/config.yml" >"$dir/log" 2>&1 &
+    REGS+=($!)
+    local scheme=http i
+    [[ $tls == tls ]] && scheme=https
+    for i in $(seq 100); do
+        curl -sk -o /dev/null "$scheme://127.0.0.1:$port/v2/" && break
+        sleep 0.1
+    done
+    printf -v "${name}_PORT" '%s' "$port"
+}
+
+# start_fake MODE : fake-registry.py serving bb as bad/img:1; sets FAKE_PORT.
+start_fake() {
+    local dir=$WORK/fake-$1
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    # bb is saved once and then removed, so that no blob of it is left in
+    # the store to spare the download.
+    if [[ ! -d $WORK/oci ]]; then
+        den save --format oci-dir -o "$WORK/oci" bb
+        den rmi bb >/dev/null
+    fi
+    python3 "$BATS_TEST_DIRNAME/fake-registry.py" "$dir/port" "$1" "$WORK/oci" &
+    REGS+=($!)
+    local i
+    for i in $(seq 100); do
+        [[ -s $dir/port ]] && break
+        sleep 0.1
+    done
+    FAKE_PORT=$(cat "$dir/port")
+}
+
+@test "push and pull through a plain-HTTP loopback registry, then run the image" {
+    start_registry r
+    local ref=127.0.0.1:$r_PORT/tz/bb:1
+    run_den tag bb "$ref"
+    assert_success
+    run_den push "$ref"
+    assert_success
+    assert_stderr_contains "Writing manifest"
+    local id
+    id=$(image_id bb)
+    den rmi "$ref" >/dev/null
+    den rmi bb >/dev/null
+    run_den images -q
+    assert_output ""
+    run_den pull "$ref"
+    assert_success
+    assert_output "${id#sha256:}"
+    assert_stderr_contains "Trying to pull $ref..."
+    run_den image inspect --format '{{.Id}} {{index .RepoTags 0}}' "$ref"
+    assert_output "$id $ref"
+    run_den image inspect --format '{{len .RepoDigests}}' "$ref"
+    assert_output 1
+    run_den run --rm --network none "$ref" echo pulled
+    assert_success
+    assert_output pulled
+    # A second pull finds every blob and layer already there.
+    run_den pull "$ref"
+    assert_success
+    assert_stderr_contains "skipped: already exists"
+    assert_no_staging_leftovers
+}
+
+@test "pull by digest; pull -q prints only the image ID" {
+    start_registry r
+    local name=127.0.0.1:$r_PORT/tz/bb
+    den tag bb "$name:1"
+    den push -q --digestfile "$WORK/digest" "$name:1"
+    local digest
+    digest=$(cat "$WORK/digest")
+    [[ $digest == sha256:* ]] || fail "no digest written: $digest"
+    den rmi "$name:1" >/dev/null
+    den rmi bb >/dev/null
+    run_den pull -q "$name@$digest"
+    assert_success
+    assert_line_count 1
+    assert_stderr_empty
+    run_den images --digests --format '{{.Digest}}'
+    assert_output "$digest"
+}
+
+@test "run --pull=always|missing|never" {
+    start_registry r
+    local ref=127.0.0.1:$r_PORT/bb:2
+    den tag bb "$ref"
+    den push -q "$ref"
+    den rmi "$ref" >/dev/null
+    run_den run --rm --network none --pull=never "$ref" true
+    assert_den_error "not known"
+    run_den run --rm --network none -q "$ref" echo missing-pulled
+    assert_success
+    assert_output missing-pulled
+    run_den run --rm --network none --pull=always "$ref" echo again
+    assert_success
+    assert_output again
+    assert_stderr_contains "Trying to pull"
+    run_den run --rm --pull=sometimes bb true
+    assert_den_error "invalid --pull"
+}
+
+@test "skopeo copies into the registry, den pulls and runs it; den pushes, skopeo reads it" {
+    command -v skopeo >/dev/null || skip "skopeo is not installed"
+    start_registry r
+    den save -o "$WORK/bb.tar" bb
+    skopeo copy --quiet --dest-tls-verify=false "docker-archive:$WORK/bb.tar" \
+        "docker://127.0.0.1:$r_PORT/from/skopeo:1"
+    run_den pull -q "127.0.0.1:$r_PORT/from/skopeo:1"
+    assert_success
+    run_den run --rm --network none "127.0.0.1:$r_PORT/from/skopeo:1" echo via-skopeo
+    assert_output via-skopeo
+    # den pushes, skopeo reads the same config.
+    den tag bb "127.0.0.1:$r_PORT/from/den:1"
+    den push -q "127.0.0.1:$r_PORT/from/den:1"
+    run skopeo inspect --tls-verify=false --config "docker://127.0.0.1:$r_PORT/from/den:1"
+    [[ $status -eq 0 ]] || fail "skopeo inspect failed: $output"
+    local want
+    want=$(den image inspect --format '{{.Id}}' bb)
+    local got
+    got=$(skopeo inspect --tls-verify=false --raw "docker://127.0.0.1:$r_PORT/from/den:1" | json_get - 'j["config"]["digest"]')
+    assert_equal "$got" "$want"
+    skopeo copy --quiet --src-tls-verify=false "docker://127.0.0.1:$r_PORT/from/den:1" "oci:$WORK/back:1"
+    [[ -s $WORK/back/index.json ]] || fail "skopeo copy wrote nothing"
+}
+
+@test "TLS with a self-signed CA: refused by default, accepted with --cert-dir or --tls-verify=false" {
+    start_registry s tls
+    local ref=127.0.0.1:$s_PORT/bb:1
+    den tag bb "$ref"
+    run_den push -q "$ref"
+    assert_den_error "certificate"
+    run_den push -q --cert-dir "$WORK/s/certs" "$ref"
+    assert_success
+    den rmi "$ref" >/dev/null
+    run_den pull -q --tls-verify=false "$ref"
+    assert_success
+}
+
+@test "login, pull and push with htpasswd auth; wrong password; logout" {
+    start_registry a "" auth
+    local reg=127.0.0.1:$a_PORT ref=127.0.0.1:$a_PORT/priv/bb:1
+    den tag bb "$ref"
+    run_den push -q "$ref"
+    assert_den_error "den login"
+    run_sh "echo wrong | \$DEN login -u tester --password-stdin $reg"
+    assert_failure 125
+    assert_stderr_contains "wrong username or password"
+    run_sh "echo s3cret | \$DEN login -u tester --password-stdin $reg"
+    assert_success
+    assert_output "Login Succeeded!"
+    local auth=$XDG_RUNTIME_DIR/containers/auth.json
+    [[ -f $auth ]] || fail "no $auth"
+    [[ $(stat -c %a "$auth") == 600 ]] || fail "auth.json is not 0600"
+    run json_get "$auth" "j['auths']['$reg']['auth']"
+    assert_output "$(printf tester:s3cret | base64)"
+    run_den push -q "$ref"
+    assert_success
+    den rmi "$ref" >/dev/null
+    run_den pull -q "$ref"
+    assert_success
+    # REGISTRY_AUTH_FILE moves the credentials elsewhere.
+    run_sh "echo s3cret | REGISTRY_AUTH_FILE=$WORK/other.json \$DEN login -u tester --password-stdin $reg"
+    assert_success
+    [[ -s $WORK/other.json ]] || fail "REGISTRY_AUTH_FILE was not written"
+    run_den logout "$reg"
+    assert_success
+    assert_output "Removed login credentials for $reg"
+    run_den logout "$reg"
+    assert_den_error "not logged into"
+    den rmi "$ref" >/dev/null
+    run_den pull -q "$ref"
+    assert_den_error "den login"
+}
+
+@test "registries.conf: a mirror is tried first, aliases and search registries resolve short names, blocked" {
+    start_registry m
+    start_registry o
+    # The image exists only on the mirror.
+    den tag bb "127.0.0.1:$m_PORT/lib/bb:1"
+    den push -q "127.0.0.1:$m_PORT/lib/bb:1"
+    cat >"$WORK/registries.conf" <<EOF
+unqualified-search-registries = ["127.0.0.1:$o_PORT", "127.0.0.1:$m_PORT/lib"]
+[[registry]]
+prefix = "example.test"
+location = "127.0.0.1:$o_PORT"
+insecure = true
+[[registry.mirror]]
+location = "127.0.0.1:$m_PORT/lib"
+insecure = true
+[[registry]]
+prefix = "blocked.test"
+blocked = true
+[aliases]
+"shorty" = "127.0.0.1:$m_PORT/lib/bb"
+EOF
+    export CONTAINERS_REGISTRIES_CONF=$WORK/registries.conf
+    run_den pull -q example.test/bb:1
+    assert_success
+    run_den images --format '{{.Repository}}:{{.Tag}}'
+    assert_output_contains "example.test/bb:1"
+    run_den pull -q shorty:1
+    assert_success
+    run_den images --format '{{.Repository}}:{{.Tag}}'
+    assert_output_contains "127.0.0.1:$m_PORT/lib/bb:1"
+    # Short name through the search list: the first registry lacks it.
+    den rmi "127.0.0.1:$m_PORT/lib/bb:1" >/dev/null
+    run_den pull bb:1
+    assert_success
+    assert_stderr_contains "Trying to pull 127.0.0.1:$o_PORT/bb:1..."
+    assert_stderr_contains "Trying to pull 127.0.0.1:$m_PORT/lib/bb:1..."
+    run_den pull -q blocked.test/x:1
+    assert_den_error "blocked"
+}
+
+@test "broken registries: wrong digest, truncated blob, 401 without challenge; nothing corrupt is kept" {
+    local mode
+    for mode in wrong-digest truncated no-challenge; do
+        start_fake "$mode"
+        run_den pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
+        case $mode in
+            wrong-digest) assert_den_error "digest mismatch" ;;
+            truncated) assert_den_error "127.0.0.1:$FAKE_PORT" ;;
+            no-challenge) assert_den_error "without a WWW-Authenticate challenge" ;;
+        esac
+        run_den images --format '{{.Repository}}'
+        assert_output_not_contains "bad/img"
+        assert_no_staging_leftovers
+    done
+}
+
+@test "flaky and redirecting registries still work: 500 is retried, redirects are followed" {
+    local mode
+    for mode in flaky redirect; do
+        start_fake "$mode"
+        run_den pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
+        assert_success
+        run_den images --format '{{.Repository}}:{{.Tag}}'
+        assert_output_contains "127.0.0.1:$FAKE_PORT/bad/img:1"
+        den rmi "127.0.0.1:$FAKE_PORT/bad/img:1" >/dev/null
+    done
+}
+
+@test "bad input: unknown image, bad reference, push without registry, missing registry" {
+    start_registry r
+    run_den pull -q "127.0.0.1:$r_PORT/no/such:1"
+    assert_den_error "not found"
+    run_den pull -q "127.0.0.1:$r_PORT/UPPER:1"
+    assert_den_error "invalid reference format"
+    run_den push -q bb
+    assert_den_error "needs a registry"
+    run_den pull -q "127.0.0.1:1/x:1"
+    assert_den_error "127.0.0.1:1"
+    run_den pull -q --platform linux/s390x "127.0.0.1:$r_PORT/no/such:1"
+    assert_failure 125
+}

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""A deliberately broken OCI registry, for den's error-path tests.
+
+    fake-registry.py PORTFILE MODE OCIDIR
+
+Serves the single image of OCIDIR (an OCI image layout, as `den save
+--format oci-dir` writes it) as repository "bad/img", tag "1", on a free
+loopback port that it writes into PORTFILE. MODE breaks it:
+
+    ok            a well-behaved registry
+    wrong-digest  layer blobs come back with one byte changed
+    truncated     layer blobs stop halfway (the connection is closed)
+    flaky         every blob answers 500 once, then the real thing
+    no-challenge  /v2/ answers 401 without WWW-Authenticate
+    redirect      blobs answer 307 to another path of this server
+"""
+import http.server
+import json
+import os
+import socketserver
+import sys
+
+portfile, mode, ocidir = sys.argv[1], sys.argv[2], sys.argv[3]
+index = json.load(open(os.path.join(ocidir, "index.json")))
+manifest_digest = index["manifests"][0]["digest"]
+
+
+def blob(digest):
+    with open(os.path.join(ocidir, "blobs", *digest.split(":")), "rb") as f:
+        return f.read()
+
+
+manifest = blob(manifest_digest)
+layers = {l["digest"] for l in json.loads(manifest)["layers"]}
+failed_once = set()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def send(self, code, body=b"", headers=None, length=None):
+        self.send_response(code)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body) if length is None else length))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def do_HEAD(self):
+        self.do_GET()
+
+    def do_GET(self):
+        path = self.path
+        if path == "/v2/":
+            if mode == "no-challenge":
+                return self.send(401, b"{}")
+            return self.send(200, b"{}", {"Content-Type": "application/json"})
+        if path in ("/v2/bad/img/manifests/1", "/v2/bad/img/manifests/" + manifest_digest):
+            return self.send(200, manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json",
+                                             "Docker-Content-Digest": manifest_digest})
+        real = path.startswith("/real/")
+        if path.startswith("/v2/bad/img/blobs/") or real:
+            digest = path.rsplit("/", 1)[1]
+            try:
+                data = blob(digest)
+            except OSError:
+                return self.send(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}')
+            if mode == "redirect" and not real:
+                return self.send(307, b"", {"Location": "/real/" + digest})
+            if mode == "flaky" and digest not in failed_once:
+                failed_once.add(digest)
+                return self.send(500, b"try again")
+            if digest in layers and mode == "wrong-digest":
+                data = data[:-1] + bytes([data[-1] ^ 1])
+            if digest in layers and mode == "truncated":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            return self.send(200, data, {"Content-Type": "application/octet-stream"})
+        return self.send(404, b"{}")
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+
+
+srv = Server(("127.0.0.1", 0), Handler)
+with open(portfile + ".tmp", "w") as f:
+    f.write(str(srv.server_address[1]))
+os.rename(portfile + ".tmp", portfile)
+srv.serve_forever()
