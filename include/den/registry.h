@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "den/registries.h"
 #include "den/store.h"
@@ -40,6 +41,17 @@ ImageRecord pull_image(Store& store, const std::string& ref, const PullOptions& 
 // Pushes an image of the store to dest (a full reference). Returns the
 // manifest digest.
 std::string push_image(Store& store, const ImageRecord& img, const std::string& dest, const RegistryOptions& opts);
+
+// The tags of a repository ("host/path"), from /v2/<path>/tags/list.
+std::vector<std::string> list_tags(const Config& cfg, const std::string& name, const RegistryOptions& opts);
+
+// The manifest (or index) a reference names, as the registry serves it.
+std::string fetch_manifest(const Config& cfg, const std::string& ref, const RegistryOptions& opts);
+
+// Repositories of a registry whose name contains term, from /v2/_catalog
+// (registries without a catalog answer with an error).
+std::vector<std::string> search_catalog(const Config& cfg, const std::string& registry, const std::string& term,
+                                        const RegistryOptions& opts);
 
 // Checks credentials against a registry (GET /v2/ and, for token auth, a
 // token). Throws a clear error when they are refused.

@@ -47,9 +47,70 @@ int cmd_pull(Context& ctx, const Args& a) {
   registry_options(a, o);
   parse_platform(a.value("platform"), o);
   o.progress = stderr_progress(a.flag("quiet"));
+  if (a.flag("all-tags")) {
+    Reference ref = parse_reference(a.positional[0]);
+    if (!ref.tag.empty() || !ref.digest.empty())
+      throw Error("--all-tags takes a repository without a tag or digest", Errc::Invalid);
+    if (is_short_name(a.positional[0]))
+      throw Error("--all-tags needs a full repository name (registry/repository)", Errc::Invalid);
+    std::vector<std::string> tags = list_tags(ctx.config(), ref.name(), o);
+    if (tags.empty()) throw Error(fmt::format("{} has no tags", ref.name()), Errc::NotFound);
+    ctx.enter_userns();
+    for (const auto& t : tags) {
+      ImageRecord rec = pull_image(ctx.store(), ref.name() + ":" + t, o);
+      out(rec.id + "\n");
+    }
+    return 0;
+  }
   ctx.enter_userns();
   ImageRecord rec = pull_image(ctx.store(), a.positional[0], o);
   out(rec.id + "\n");
+  return 0;
+}
+
+int cmd_manifest_inspect(Context& ctx, const Args& a) {
+  RegistryOptions o;
+  registry_options(a, o);
+  std::string text = fetch_manifest(ctx.config(), a.positional[0], o);
+  Json j = Json::parse(text, nullptr, false);
+  out(j.is_discarded() ? text : j.dump(4) + "\n");
+  return 0;
+}
+
+int cmd_search(Context& ctx, const Args& a) {
+  RegistryOptions o;
+  registry_options(a, o);
+  std::string term = a.positional[0];
+  std::vector<std::string> registries;
+  // "host:5000/term" searches that registry; a bare term every search registry.
+  auto slash = term.find('/');
+  if (slash != std::string::npos &&
+      (term.substr(0, slash).find_first_of(".:") != std::string::npos || term.substr(0, slash) == "localhost")) {
+    registries.push_back(term.substr(0, slash));
+    term = term.substr(slash + 1);
+  } else {
+    registries = load_registries_conf(ctx.config()).search;
+  }
+  int limit = a.has("limit") ? std::stoi(a.value("limit")) : 25;
+  std::vector<Json> rows;
+  std::vector<std::string> errors;
+  for (const auto& reg : registries) {
+    try {
+      for (const auto& name : search_catalog(ctx.config(), reg, term, o)) {
+        if (static_cast<int>(rows.size()) >= limit) break;
+        rows.push_back({{"Index", reg}, {"Name", name}, {"Description", ""}, {"StarCount", "0"},
+                        {"IsOfficial", ""}, {"IsAutomated", ""}});
+      }
+    } catch (const Error& e) {
+      errors.push_back(e.what());
+    }
+  }
+  if (rows.empty() && !errors.empty()) throw Error(join(errors, "; "));
+  std::string format = a.value("format");
+  if (format.empty()) format = "table {{.Name}}\t{{.Description}}\t{{.StarCount}}\t{{.IsOfficial}}\t{{.IsAutomated}}";
+  Json header = {{"Index", "INDEX"},      {"Name", "NAME"},         {"Description", "DESCRIPTION"},
+                 {"StarCount", "STARS"}, {"IsOfficial", "OFFICIAL"}, {"IsAutomated", "AUTOMATED"}};
+  print_formatted(format, header, rows);
   return 0;
 }
 
@@ -185,6 +246,21 @@ void register_registry_commands(std::vector<Command>& t) {
                 {"digestfile", 0, OptKind::Value, "string", "Write the digest of the pushed image to this file", ""},
                 kTlsVerify, kCertDir, kCreds},
                false, 1, 2, cmd_push});
+  t.push_back({{{"manifest", "inspect"}},
+               "[OPTIONS] NAME[:TAG|@DIGEST]",
+               "Display the manifest (or manifest list) of an image in a registry",
+               "den manifest inspect localhost:5000/tz/bb:1",
+               {kTlsVerify, kCertDir, kCreds},
+               false, 1, 1, cmd_manifest_inspect});
+  t.push_back({{{"search"}},
+               "[OPTIONS] TERM",
+               "Search registries for images (their /v2/_catalog)",
+               "den search localhost:5000/bb\nden search --limit 5 bb",
+               {{"limit", 0, OptKind::Value, "int", "Limit the number of results", "25"},
+                {"format", 0, OptKind::Value, "string", "Format the output using a Go template", ""},
+                {"no-trunc", 0, OptKind::Bool, "", "Do not truncate output", ""},
+                kTlsVerify, kCertDir, kCreds},
+               false, 1, 1, cmd_search});
   t.push_back({{{"login"}},
                "[OPTIONS] [REGISTRY]",
                "Log in to a registry",

@@ -134,6 +134,7 @@ const std::vector<Group>& groups() {
   static const std::vector<Group> g = {
       {"container", "Manage containers"},
       {"image", "Manage images"},
+      {"manifest", "Inspect manifests in registries"},
       {"system", "Manage den"},
   };
   return g;

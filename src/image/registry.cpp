@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -465,6 +466,64 @@ std::string push_image(Store& store, const ImageRecord& img, const std::string& 
     throw Error(fmt::format("{}: the registry refused the manifest of {}: HTTP {} {}", ep.host, ep.path, pm.status,
                             trim(pm.body.substr(0, 300))));
   return sha256_digest(manifest_text);
+}
+
+std::vector<std::string> list_tags(const Config& cfg, const std::string& name, const RegistryOptions& opts) {
+  RegistriesConf conf = load_registries_conf(cfg);
+  std::vector<Endpoint> eps = pull_endpoints(conf, name);
+  Client cl(cfg, eps.back(), opts, "pull");
+  HttpResponse r = cl.request({"GET", "/v2/" + cl.repo() + "/tags/list"});
+  if (r.status == 404) throw Error(fmt::format("{}: repository {} not found", cl.host(), cl.repo()), Errc::NotFound);
+  if (r.status != 200) throw Error(fmt::format("{}: listing the tags of {}: HTTP {}", cl.host(), cl.repo(), r.status));
+  Json j = Json::parse(r.body, nullptr, false);
+  std::vector<std::string> tags;
+  if (j.is_object() && j.contains("tags") && j["tags"].is_array())
+    for (const auto& t : j["tags"])
+      if (t.is_string()) tags.push_back(t);
+  std::sort(tags.begin(), tags.end());
+  return tags;
+}
+
+std::string fetch_manifest(const Config& cfg, const std::string& text, const RegistryOptions& opts) {
+  Reference ref = parse_docker_ref(text);
+  RegistriesConf conf = load_registries_conf(cfg);
+  std::vector<Endpoint> eps = pull_endpoints(conf, ref.name());
+  std::string last;
+  for (const auto& ep : eps) {
+    try {
+      Client cl(cfg, ep, opts, "pull");
+      return get_manifest(cl, ref.digest.empty() ? ref.tag : ref.digest).text;
+    } catch (const Error& e) {
+      if (!ep.mirror) throw;
+      last = e.what();
+    }
+  }
+  throw Error(last);
+}
+
+std::vector<std::string> search_catalog(const Config& cfg, const std::string& registry, const std::string& term,
+                                        const RegistryOptions& opts) {
+  RegistriesConf conf = load_registries_conf(cfg);
+  Endpoint ep = push_endpoint(conf, registry);
+  ep.path.clear();
+  Client cl(cfg, ep, opts, "pull");
+  std::vector<std::string> out;
+  std::string next = "/v2/_catalog?n=1000";
+  for (int page = 0; page < 100 && !next.empty(); page++) {
+    HttpResponse r = cl.request({"GET", next});
+    if (r.status != 200)
+      throw Error(fmt::format("{}: the registry offers no catalog to search (HTTP {})", registry, r.status));
+    Json j = Json::parse(r.body, nullptr, false);
+    if (j.is_object() && j.contains("repositories") && j["repositories"].is_array())
+      for (const auto& name : j["repositories"])
+        if (name.is_string() && name.get<std::string>().find(term) != std::string::npos)
+          out.push_back(registry + "/" + name.get<std::string>());
+    // Pagination: Link: </v2/_catalog?last=x&n=1000>; rel="next"
+    std::string link = r.header("link");
+    auto lt = link.find('<'), gt = link.find('>');
+    next = (lt != std::string::npos && gt != std::string::npos && gt > lt) ? link.substr(lt + 1, gt - lt - 1) : "";
+  }
+  return out;
 }
 
 void check_login(const Config& cfg, const std::string& registry, const Credentials& creds,

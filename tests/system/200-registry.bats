@@ -311,3 +311,48 @@ EOF
     run_den pull -q --platform linux/s390x "127.0.0.1:$r_PORT/no/such:1"
     assert_failure 125
 }
+
+@test "manifest inspect, search, pull --all-tags" {
+    start_registry r
+    local name=127.0.0.1:$r_PORT/tz/bb
+    den tag bb "$name:1"
+    den tag bb "$name:2"
+    den push -q "$name:1"
+    den push -q "$name:2"
+    run_den manifest inspect "$name:1"
+    assert_success
+    run json_get - 'j["schemaVersion"]' <<<"$output"
+    assert_output 2
+    run_den search "127.0.0.1:$r_PORT/bb"
+    assert_success
+    assert_line_matches "^NAME +DESCRIPTION +STARS +OFFICIAL +AUTOMATED"
+    assert_line_matches "^127.0.0.1:$r_PORT/tz/bb "
+    run_den search --format '{{.Name}}' "127.0.0.1:$r_PORT/nothing-like-it"
+    assert_success
+    assert_output ""
+    den rmi "$name:1" "$name:2" >/dev/null
+    run_den pull -q --all-tags "$name"
+    assert_success
+    run_den images --format '{{.Repository}}:{{.Tag}}'
+    assert_output_contains "$name:1"
+    assert_output_contains "$name:2"
+    run_den pull -q --all-tags "$name:1"
+    assert_den_error "without a tag"
+}
+
+@test "podman pulls what den pushed: the same config and layers" {
+    command -v podman >/dev/null || skip "podman is not installed"
+    start_registry r
+    local ref=127.0.0.1:$r_PORT/to/podman:1
+    den tag bb "$ref"
+    den push -q "$ref"
+    local pm="podman --root $WORK/pm --runroot $WORK/pmrun --storage-driver vfs --cgroup-manager cgroupfs --events-backend file"
+    run $pm pull -q --tls-verify=false "$ref"
+    [[ $status -eq 0 ]] || fail "podman pull failed: $output"
+    local pid did
+    pid=$($pm image inspect --format '{{.Id}}' "$ref")
+    did=$(den image inspect --format '{{.Id}}' bb)
+    assert_equal "sha256:$pid" "$did"
+    $pm unshare rm -rf "$WORK/pm" >/dev/null 2>&1 || true
+    [[ -s $XDG_RUNTIME_DIR/libpod/tmp/pause.pid ]] && kill "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
+}
