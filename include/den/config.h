@@ -1,7 +1,10 @@
 // den's effective configuration: the shipped TOML defaults (conf/*.conf,
 // compiled in and installed to /usr/share/den), overridden key by key by
 // /etc/den/<file> and then ~/.config/den/<file> ($XDG_CONFIG_HOME), then by
-// command-line flags. `den info` prints the result and the files read.
+// $CONTAINERS_CONF (den.conf keys), then by command-line flags.
+// registries.conf is also looked for where podman keeps it
+// (/etc/containers, ~/.config/containers), unless $CONTAINERS_REGISTRIES_CONF
+// names the one file to read. `den info` prints the result and the files read.
 #pragma once
 
 #include <sys/types.h>
@@ -29,6 +32,9 @@ struct Config {
   // [storage.options.overlay]
   std::string mount_program = "/usr/bin/fuse-overlayfs";
   bool force_mount_program = false;
+  // registries.conf (containers-registries.conf(5) v2, top-level keys)
+  std::vector<std::string> unqualified_search_registries = {"docker.io"};
+  std::string short_name_mode = "permissive";
 
   bool rootless = true;  // geteuid() != 0
   uid_t uid = 0;
@@ -40,9 +46,14 @@ struct Config {
 };
 
 // Applies one TOML document (text) of the given kind ("den.conf",
-// "storage.conf") over cfg. Throws den::Error(Errc::Invalid) naming `origin`
+// "storage.conf", "registries.conf") over cfg. Throws den::Error(Errc::Invalid) naming `origin`
 // and the line on syntax errors or wrongly typed values.
 void apply_toml(Config& cfg, std::string_view kind, std::string_view text, const std::string& origin);
+
+// The files read, in this order, over the shipped defaults of `kind`
+// (without $CONTAINERS_CONF, which load_config reads last). Honours
+// $CONTAINERS_REGISTRIES_CONF for registries.conf.
+std::vector<std::string> config_search_path(std::string_view kind, const std::string& config_home);
 
 struct ConfigOverrides {
   std::string root;

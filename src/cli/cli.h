@@ -87,6 +87,7 @@ void register_transfer_commands(std::vector<Command>& table);
 void register_container_commands(std::vector<Command>& table);
 void register_exec_commands(std::vector<Command>& table);
 void register_container_fs_commands(std::vector<Command>& table);
+void register_completion_commands(std::vector<Command>& table);
 
 const std::vector<Command>& command_table();
 const std::vector<Group>& groups();
@@ -97,6 +98,8 @@ Args parse_args(const Command& cmd, const std::vector<std::string>& argv, size_t
                 const std::string& prog);
 // The global options, accepted before the command and by every command.
 const std::vector<Option>& global_options();
+// --version/-v, accepted only before the command.
+const Option& version_option();
 
 // The "Options:" block of a help page.
 std::string options_help(const std::vector<Option>& opts);

@@ -86,6 +86,11 @@ Json info_json(Context& ctx) {
   host["FuseOverlayFS"] = {{"Executable", fuse.path}, {"Version", fuse.version}};
   host["NewUIDMap"] = newuidmap.path;
   host["LogDriver"] = cfg.log_driver;
+  // Scripts written for docker may set DOCKER_HOST to reach a daemon; den
+  // has none, so it runs locally whatever the variable says. Saying so here
+  // beats a silent surprise.
+  if (const char* dh = std::getenv("DOCKER_HOST"); dh && *dh)
+    host["DockerHostIgnored"] = fmt::format("DOCKER_HOST is set ({}) but den has no daemon; it is ignored", dh);
 
   std::string driver_note = cfg.storage_driver == "overlay"
                                 ? (cfg.force_mount_program ? "fuse-overlayfs" : "native overlay, fuse-overlayfs fallback")
@@ -101,6 +106,7 @@ Json info_json(Context& ctx) {
   Json j;
   j["Host"] = host;
   j["Store"] = store;
+  j["Registries"] = {{"Search", cfg.unqualified_search_registries}, {"ShortNameMode", cfg.short_name_mode}};
   j["Version"] = {{"Version", DEN_VERSION}, {"APIVersion", kApiVersion}, {"OsArch", "linux/" + host_arch()}};
   // docker's top-level names, for scripts written against `docker info`.
   j["Driver"] = cfg.storage_driver;
@@ -176,6 +182,7 @@ int cmd_info(Context& ctx, const Args& a) {
   }
   Json human;
   human["Host"] = j["Host"];
+  human["Registries"] = j["Registries"];
   human["Store"] = j["Store"];
   human["Version"] = j["Version"];
   std::string s;

@@ -19,8 +19,10 @@ namespace {
 
 template <typename T>
 void get(const toml::table& t, std::string_view section, std::string_view key, T& out, const std::string& origin) {
-  // Dotted sections ("storage.options.overlay") are nested tables.
-  const toml::node* n = t.at_path(std::string(section) + "." + std::string(key)).node();
+  // Dotted sections ("storage.options.overlay") are nested tables; an empty
+  // section is the top level (registries.conf has no sections).
+  std::string path = section.empty() ? std::string(key) : std::string(section) + "." + std::string(key);
+  const toml::node* n = t.at_path(path).node();
   if (!n) return;
   if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     const toml::array* arr = n->as_array();
@@ -46,6 +48,21 @@ std::string env_or(const char* name, const std::string& fallback) {
 
 }  // namespace
 
+std::vector<std::string> config_search_path(std::string_view kind, const std::string& config_home) {
+  std::string k(kind);
+  if (kind == "registries.conf") {
+    // podman's rule: when $CONTAINERS_REGISTRIES_CONF is set, that file is
+    // the only one read (over den's defaults), so a test or a CI job can pin
+    // the registries whatever /etc says.
+    if (const char* only = std::getenv("CONTAINERS_REGISTRIES_CONF"); only && *only) return {only};
+    // The standard files first, so an existing podman/skopeo setup just
+    // works, and den's own files override them.
+    return {"/etc/containers/" + k, std::string(DEN_SYSCONFDIR) + "/" + k, config_home + "/containers/" + k,
+            config_home + "/den/" + k};
+  }
+  return {std::string(DEN_SYSCONFDIR) + "/" + k, config_home + "/den/" + k};
+}
+
 void apply_toml(Config& cfg, std::string_view kind, std::string_view text, const std::string& origin) {
   toml::table t;
   try {
@@ -69,6 +86,9 @@ void apply_toml(Config& cfg, std::string_view kind, std::string_view text, const
     get(t, "storage", "runroot", cfg.runroot, origin);
     get(t, "storage.options.overlay", "mount_program", cfg.mount_program, origin);
     get(t, "storage.options.overlay", "force_mount_program", cfg.force_mount_program, origin);
+  } else if (kind == "registries.conf") {
+    get(t, "", "unqualified-search-registries", cfg.unqualified_search_registries, origin);
+    get(t, "", "short-name-mode", cfg.short_name_mode, origin);
   }
 }
 
@@ -107,7 +127,9 @@ Config load_config(const ConfigOverrides& o) {
     std::string_view kind;
     std::string_view embedded;
   };
-  const Source sources[] = {{"den.conf", embedded::den_conf}, {"storage.conf", embedded::storage_conf}};
+  const Source sources[] = {{"den.conf", embedded::den_conf},
+                            {"storage.conf", embedded::storage_conf},
+                            {"registries.conf", embedded::registries_conf}};
   for (const auto& s : sources) {
     std::string kind(s.kind);
     // The installed defaults win over the compiled-in copy when present.
@@ -118,11 +140,23 @@ Config load_config(const ConfigOverrides& o) {
     } else {
       apply_toml(cfg, kind, s.embedded, "(built-in " + kind + ")");
     }
-    for (const std::string& path : {std::string(DEN_SYSCONFDIR) + "/" + kind, config_home + "/den/" + kind}) {
+    for (const std::string& path : config_search_path(kind, config_home)) {
       if (auto text = read_file_if_exists(path)) {
         apply_toml(cfg, kind, *text, path);
         cfg.files_read.push_back(path);
+      } else if (const char* only = std::getenv("CONTAINERS_REGISTRIES_CONF");
+                 kind == "registries.conf" && only && *only) {
+        throw Error(fmt::format("CONTAINERS_REGISTRIES_CONF: {}: no such file", only), Errc::Invalid);
       }
+    }
+    // $CONTAINERS_CONF (as podman's, a containers.conf-style file) comes last:
+    // a script can set one key for one command without touching the user's
+    // files. A name that cannot be read is an error rather than silence.
+    if (const char* extra = std::getenv("CONTAINERS_CONF"); kind == "den.conf" && extra && *extra) {
+      auto text = read_file_if_exists(extra);
+      if (!text) throw Error(fmt::format("CONTAINERS_CONF: {}: no such file", extra), Errc::Invalid);
+      apply_toml(cfg, kind, *text, extra);
+      cfg.files_read.push_back(extra);
     }
   }
 
