@@ -1,7 +1,9 @@
 // den's effective configuration: the shipped TOML defaults (conf/*.conf,
 // compiled in and installed to /usr/share/den), overridden key by key by
 // /etc/den/<file> and then ~/.config/den/<file> ($XDG_CONFIG_HOME), then by
-// command-line flags. `den info` prints the result and the files read.
+// $CONTAINERS_CONF (den.conf keys), then by command-line flags. `den info`
+// prints the result and the files read. (registries.conf and auth.json are
+// read by den/registries.h.)
 #pragma once
 
 #include <sys/types.h>
@@ -43,6 +45,10 @@ struct Config {
 // "storage.conf") over cfg. Throws den::Error(Errc::Invalid) naming `origin`
 // and the line on syntax errors or wrongly typed values.
 void apply_toml(Config& cfg, std::string_view kind, std::string_view text, const std::string& origin);
+
+// The files read, in this order, over the shipped defaults of `kind`
+// (without $CONTAINERS_CONF, which load_config reads last).
+std::vector<std::string> config_search_path(std::string_view kind, const std::string& config_home);
 
 struct ConfigOverrides {
   std::string root;

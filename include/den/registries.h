@@ -42,9 +42,11 @@ struct RegistriesConf {
 // naming origin.
 void apply_registries_toml(RegistriesConf& conf, std::string_view text, const std::string& origin);
 
-// den's built-in defaults, then either $CONTAINERS_REGISTRIES_CONF alone, or
-// /etc/containers/registries.conf (replaced by ~/.config/containers/
-// registries.conf when that exists) plus registries.conf.d/*.conf drop-ins.
+// den's shipped defaults, then either $CONTAINERS_REGISTRIES_CONF alone (an
+// error when missing), or: /etc/containers/registries.conf (replaced by
+// ~/.config/containers/registries.conf when that exists), the drop-ins of
+// both registries.conf.d directories in name order, /etc/den/registries.conf
+// and ~/.config/den/registries.conf.
 RegistriesConf load_registries_conf(const Config& cfg);
 
 // One place to fetch an image from: a mirror or the registry itself.

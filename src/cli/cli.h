@@ -88,6 +88,7 @@ void register_container_commands(std::vector<Command>& table);
 void register_exec_commands(std::vector<Command>& table);
 void register_container_fs_commands(std::vector<Command>& table);
 void register_registry_commands(std::vector<Command>& table);
+void register_completion_commands(std::vector<Command>& table);
 
 // The image for run/create under a --pull policy (always, missing, newer,
 // never): from the store, or pulled (rootless, this enters den's user
@@ -103,6 +104,8 @@ Args parse_args(const Command& cmd, const std::vector<std::string>& argv, size_t
                 const std::string& prog);
 // The global options, accepted before the command and by every command.
 const std::vector<Option>& global_options();
+// --version/-v, accepted only before the command.
+const Option& version_option();
 
 // The "Options:" block of a help page.
 std::string options_help(const std::vector<Option>& opts);

@@ -15,6 +15,7 @@
 #include "den/log.h"
 #include "den/strings.h"
 #include "den/template.h"
+#include "den/registries.h"
 #include "den/userns.h"
 
 namespace den::cli {
@@ -86,12 +87,21 @@ Json info_json(Context& ctx) {
   host["FuseOverlayFS"] = {{"Executable", fuse.path}, {"Version", fuse.version}};
   host["NewUIDMap"] = newuidmap.path;
   host["LogDriver"] = cfg.log_driver;
+  // Scripts written for docker may set DOCKER_HOST to reach a daemon; den
+  // has none, so it runs locally whatever the variable says. Saying so here
+  // beats a silent surprise.
+  if (const char* dh = std::getenv("DOCKER_HOST"); dh && *dh)
+    host["DockerHostIgnored"] = fmt::format("DOCKER_HOST is set ({}) but den has no daemon; it is ignored", dh);
 
   std::string driver_note = cfg.storage_driver == "overlay"
                                 ? (cfg.force_mount_program ? "fuse-overlayfs" : "native overlay, fuse-overlayfs fallback")
                                 : "vfs";
   Json store;
-  store["ConfigFiles"] = cfg.files_read;
+  RegistriesConf registries = load_registries_conf(cfg);
+  std::vector<std::string> files = cfg.files_read;
+  for (const auto& f : registries.files_read)
+    if (f.rfind("(built-in", 0) != 0) files.push_back(f);
+  store["ConfigFiles"] = files;
   store["GraphRoot"] = cfg.graphroot;
   store["RunRoot"] = cfg.runroot;
   store["GraphDriverName"] = cfg.storage_driver;
@@ -101,6 +111,7 @@ Json info_json(Context& ctx) {
   Json j;
   j["Host"] = host;
   j["Store"] = store;
+  j["Registries"] = {{"Search", registries.search}, {"ShortNameMode", registries.short_name_mode}};
   j["Version"] = {{"Version", DEN_VERSION}, {"APIVersion", kApiVersion}, {"OsArch", "linux/" + host_arch()}};
   // docker's top-level names, for scripts written against `docker info`.
   j["Driver"] = cfg.storage_driver;
@@ -176,6 +187,7 @@ int cmd_info(Context& ctx, const Args& a) {
   }
   Json human;
   human["Host"] = j["Host"];
+  human["Registries"] = j["Registries"];
   human["Store"] = j["Store"];
   human["Version"] = j["Version"];
   std::string s;

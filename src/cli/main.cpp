@@ -39,7 +39,9 @@ const Command* find_command(const std::vector<std::string>& args, size_t i, size
   return best;
 }
 
-std::string suggest(const std::string& word) {
+// The closest command name to `word`: among the subcommands of `group` when
+// given ("den container lss" suggests "ls", not "ps"), else the top level.
+std::string suggest(const std::string& word, const std::string& group = "") {
   std::string best;
   size_t best_d = 3;
   auto consider = [&](const std::string& n) {
@@ -49,10 +51,15 @@ std::string suggest(const std::string& word) {
       best = n;
     }
   };
-  for (const auto& c : command_table())
-    for (const auto& p : c.paths)
-      if (p.size() == 1) consider(p[0]);
-  for (const auto& g : groups()) consider(g.name);
+  for (const auto& c : command_table()) {
+    if (c.hidden) continue;
+    for (const auto& p : c.paths) {
+      if (group.empty() && p.size() == 1) consider(p[0]);
+      if (!group.empty() && p.size() == 2 && p[0] == group) consider(p[1]);
+    }
+  }
+  if (group.empty())
+    for (const auto& g : groups()) consider(g.name);
   return best;
 }
 
@@ -85,7 +92,7 @@ int run_main(int argc, char** argv) {
   // Global options before the command.
   static const Command global_cmd = [] {
     Command c;
-    c.options = {{"version", 'v', OptKind::Bool, "", "Print version information and quit", ""}};
+    c.options = {version_option()};
     return c;
   }();
   size_t i = 1;
@@ -126,7 +133,7 @@ int run_main(int argc, char** argv) {
         out(group_help(args[i], ctx.prog));
         return 0;
       }
-      std::string s = suggest(args[i + 1]);
+      std::string s = suggest(args[i + 1], args[i]);
       return fail(fmt::format("unknown command \"{}\" for \"{} {}\"{}", args[i + 1], ctx.prog, args[i],
                               s.empty() ? "" : fmt::format(": did you mean \"{}\"?", s)));
     }

@@ -46,6 +46,11 @@ const std::vector<Option>& global_options() {
   return opts;
 }
 
+const Option& version_option() {
+  static const Option o{"version", 'v', OptKind::Bool, "", "Print version information and quit", ""};
+  return o;
+}
+
 namespace {
 
 const Option* find_long(const Command& cmd, std::string_view name) {
@@ -162,6 +167,26 @@ std::string options_help(const std::vector<Option>& opts) {
   return out;
 }
 
+namespace {
+// The table's examples are written for `den`; through the docker symlink they
+// show `docker` instead, so they can be pasted as they are. Only den as a
+// command word is replaced: at the start of a line, after "| " and in "$(".
+std::string example_for(const std::string& line, const std::string& prog) {
+  if (prog == "den") return line;
+  std::string o;
+  for (size_t i = 0; i < line.size();) {
+    bool word_start = i == 0 || line.compare(i - 2, 2, "| ") == 0 || line.compare(i - 2, 2, "$(") == 0;
+    if (word_start && line.compare(i, 4, "den ") == 0) {
+      o += prog + " ";
+      i += 4;
+    } else {
+      o += line[i++];
+    }
+  }
+  return o;
+}
+}  // namespace
+
 std::string command_help(const Command& cmd, const std::string& name, const std::string& prog) {
   std::string out = fmt::format("\nUsage:  {} {} {}\n\n{}\n", prog, name, cmd.usage, cmd.summary);
   if (cmd.paths.size() > 1) {
@@ -172,7 +197,7 @@ std::string command_help(const Command& cmd, const std::string& name, const std:
   if (!cmd.options.empty()) out += "\nOptions:\n" + options_help(cmd.options);
   if (!cmd.example.empty()) {
     out += "\nExamples:\n";
-    for (const auto& l : split(cmd.example, '\n')) out += "  " + l + "\n";
+    for (const auto& l : split(cmd.example, '\n')) out += "  " + example_for(l, prog) + "\n";
   }
   return out;
 }

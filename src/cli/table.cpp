@@ -150,6 +150,7 @@ const std::vector<Command>& command_table() {
     register_exec_commands(t);
     register_container_fs_commands(t);
     register_registry_commands(t);
+    register_completion_commands(t);
     return t;
   }();
   return table;

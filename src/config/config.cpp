@@ -19,8 +19,10 @@ namespace {
 
 template <typename T>
 void get(const toml::table& t, std::string_view section, std::string_view key, T& out, const std::string& origin) {
-  // Dotted sections ("storage.options.overlay") are nested tables.
-  const toml::node* n = t.at_path(std::string(section) + "." + std::string(key)).node();
+  // Dotted sections ("storage.options.overlay") are nested tables; an empty
+  // section is the top level (registries.conf has no sections).
+  std::string path = section.empty() ? std::string(key) : std::string(section) + "." + std::string(key);
+  const toml::node* n = t.at_path(path).node();
   if (!n) return;
   if constexpr (std::is_same_v<T, std::vector<std::string>>) {
     const toml::array* arr = n->as_array();
@@ -45,6 +47,11 @@ std::string env_or(const char* name, const std::string& fallback) {
 }
 
 }  // namespace
+
+std::vector<std::string> config_search_path(std::string_view kind, const std::string& config_home) {
+  std::string k(kind);
+  return {std::string(DEN_SYSCONFDIR) + "/" + k, config_home + "/den/" + k};
+}
 
 void apply_toml(Config& cfg, std::string_view kind, std::string_view text, const std::string& origin) {
   toml::table t;
@@ -118,11 +125,20 @@ Config load_config(const ConfigOverrides& o) {
     } else {
       apply_toml(cfg, kind, s.embedded, "(built-in " + kind + ")");
     }
-    for (const std::string& path : {std::string(DEN_SYSCONFDIR) + "/" + kind, config_home + "/den/" + kind}) {
+    for (const std::string& path : config_search_path(kind, config_home)) {
       if (auto text = read_file_if_exists(path)) {
         apply_toml(cfg, kind, *text, path);
         cfg.files_read.push_back(path);
       }
+    }
+    // $CONTAINERS_CONF (as podman's, a containers.conf-style file) comes last:
+    // a script can set one key for one command without touching the user's
+    // files. A name that cannot be read is an error rather than silence.
+    if (const char* extra = std::getenv("CONTAINERS_CONF"); kind == "den.conf" && extra && *extra) {
+      auto text = read_file_if_exists(extra);
+      if (!text) throw Error(fmt::format("CONTAINERS_CONF: {}: no such file", extra), Errc::Invalid);
+      apply_toml(cfg, kind, *text, extra);
+      cfg.files_read.push_back(extra);
     }
   }
 

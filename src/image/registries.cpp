@@ -7,6 +7,7 @@
 #include <toml++/toml.h>
 
 #include "den/error.h"
+#include "embedded_conf.h"
 #include "den/fs.h"
 #include "den/http.h"
 #include "den/json.h"
@@ -113,33 +114,39 @@ void apply_registries_toml(RegistriesConf& conf, std::string_view text, const st
 
 RegistriesConf load_registries_conf(const Config& cfg) {
   RegistriesConf conf;
-  conf.search = {"docker.io"};
   auto apply_file = [&](const std::string& path) {
     if (auto text = read_file_if_exists(path)) apply_registries_toml(conf, *text, path);
   };
+  // den's shipped defaults: the installed copy, else the compiled-in one.
+  if (auto text = read_file_if_exists(std::string(DEN_DATADIR) + "/registries.conf"))
+    apply_registries_toml(conf, *text, std::string(DEN_DATADIR) + "/registries.conf");
+  else
+    apply_registries_toml(conf, embedded::registries_conf, "(built-in registries.conf)");
+  // podman's rule: $CONTAINERS_REGISTRIES_CONF names the only file read.
   if (const char* env = std::getenv("CONTAINERS_REGISTRIES_CONF"); env && *env) {
+    if (!path_exists(env))
+      throw Error(fmt::format("CONTAINERS_REGISTRIES_CONF: {}: no such file", env), Errc::Invalid);
     apply_file(env);
     return conf;
   }
-  // den's own files (shipped defaults and /etc/den, ~/.config/den) first.
-  apply_file(std::string(DEN_DATADIR) + "/registries.conf");
-  apply_file(std::string(DEN_SYSCONFDIR) + "/registries.conf");
-  std::string user = cfg.home.empty() ? "" : cfg.home + "/.config/containers/registries.conf";
-  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) user = std::string(x) + "/containers/registries.conf";
-  if (!user.empty() && path_exists(user)) {
-    apply_file(user);
-  } else {
-    apply_file("/etc/containers/registries.conf");
-  }
-  std::vector<std::string> dropins;
+  std::string config_home = cfg.home.empty() ? "" : cfg.home + "/.config";
+  if (const char* x = std::getenv("XDG_CONFIG_HOME"); x && *x) config_home = x;
+  // The user's containers file replaces the system one (containers-
+  // registries.conf(5)); drop-ins of both directories follow in name order;
+  // den's own files (/etc/den, ~/.config/den) come last.
+  std::string user = config_home.empty() ? "" : config_home + "/containers/registries.conf";
+  if (!user.empty() && path_exists(user)) apply_file(user);
+  else apply_file("/etc/containers/registries.conf");
   for (const auto& dir : {std::string("/etc/containers/registries.conf.d"),
-                          user.empty() ? std::string() : dirname_of(user) + "/registries.conf.d"}) {
+                          user.empty() ? std::string() : user + ".d"}) {
     if (dir.empty()) continue;
     std::vector<std::string> names = list_dir(dir);
     std::sort(names.begin(), names.end());
     for (const auto& n : names)
       if (n.size() > 5 && n.substr(n.size() - 5) == ".conf") apply_file(dir + "/" + n);
   }
+  apply_file(std::string(DEN_SYSCONFDIR) + "/registries.conf");
+  if (!config_home.empty()) apply_file(config_home + "/den/registries.conf");
   return conf;
 }
 

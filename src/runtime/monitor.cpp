@@ -135,55 +135,15 @@ void run_in_userns(const Config& cfg, const std::function<void()>& fn) {
 
 void remove_container(ContainerStore& cs, const std::string& id, const std::function<void()>& gone) {
   const Config& cfg = cs.store().config();
-  if (!gone) {
-    run_in_userns(cfg, [&] { cs.remove(id); });
-    return;
-  }
-  if (!cfg.rootless || (::geteuid() == 0 && in_user_namespace())) {
+  if (gone && (!cfg.rootless || (::geteuid() == 0 && in_user_namespace()))) {
+    // Root, or in den's user namespace already (the monitor): detach, report,
+    // then delete.
     Store::Staging trash = cs.detach(id);
     gone();
     return;
   }
-  // The child in the user namespace writes one byte once the container is
-  // detached, then deletes its files; errors follow as text.
-  int pipefd[2];
-  if (::pipe2(pipefd, O_CLOEXEC) != 0) throw sys_error("pipe");
-  pid_t pid = ::fork();
-  if (pid < 0) throw sys_error("fork");
-  if (pid == 0) {
-    ::close(pipefd[0]);
-    std::string msg;
-    try {
-      enter_userns(cfg);
-      Store::Staging trash = cs.detach(id);
-      log::debug("monitor: container detached");
-      write_all(pipefd[1], "d");
-    } catch (const std::exception& e) {
-      msg = std::string("e") + e.what();
-    }
-    if (!msg.empty()) {
-      ssize_t n = ::write(pipefd[1], msg.data(), msg.size());
-      (void)n;
-    }
-    ::_exit(msg.empty() ? 0 : 1);
-  }
-  ::close(pipefd[1]);
-  std::string msg;
-  char buf[512];
-  ssize_t n;
-  bool called = false;
-  while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR)) {
-    if (n <= 0) continue;
-    msg.append(buf, static_cast<size_t>(n));
-    if (!called && msg[0] == 'd') {
-      called = true;
-      gone();
-    }
-  }
-  ::close(pipefd[0]);
-  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-  }
-  if (!called) throw Error(msg.size() > 1 ? msg.substr(1) : "removing the container failed");
+  run_in_userns(cfg, [&] { cs.remove(id); });
+  if (gone) gone();
 }
 
 bool wait_for_exit(ContainerStore& cs, const std::string& id, int timeout_ms, ContainerState* out) {

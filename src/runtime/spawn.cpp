@@ -56,6 +56,24 @@ int g_err_fd = -1;
   ::_exit(exit_code);
 }
 
+// One byte carrying one file descriptor (SCM_RIGHTS): the container's
+// terminal master, sent from the child to whoever started it.
+struct FdMessage {
+  FdMessage() {
+    iov.iov_base = &byte;
+    iov.iov_len = 1;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+  }
+  FdMessage(const FdMessage&) = delete;
+  char byte = 't';
+  char control[CMSG_SPACE(sizeof(int))] = {};
+  struct iovec iov {};
+  struct msghdr msg {};
+};
+
 // mkdir -p that tries the whole path first: its parents (the container's
 // root, /dev) nearly always exist, so one syscall instead of one per level.
 void mkdir_p(const char* path, mode_t mode) {
@@ -400,16 +418,8 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
     if (::ioctl(master, TIOCSPTLCK, &unlock) != 0) child_fail(125, errno, "unlock the pseudo terminal");
     int slave = ::ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY);
     if (slave < 0) child_fail(125, errno, "open the pseudo terminal's peer");
-    char control[CMSG_SPACE(sizeof(int))] = {};
-    char byte = 't';
-    struct iovec iov {
-      &byte, 1
-    };
-    struct msghdr msg {};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control;
-    msg.msg_controllen = sizeof control;
+    FdMessage fm;
+    struct msghdr& msg = fm.msg;
     struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
@@ -505,16 +515,8 @@ void console_socketpair(int sv[2]) {
 }
 
 UniqueFd receive_console(int sock) {
-  char byte;
-  char control[CMSG_SPACE(sizeof(int))] = {};
-  struct iovec iov {
-    &byte, 1
-  };
-  struct msghdr msg {};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
+  FdMessage fm;
+  struct msghdr& msg = fm.msg;
   ssize_t n;
   do {
     n = ::recvmsg(sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
