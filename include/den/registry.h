@@ -26,7 +26,20 @@ struct RegistryOptions {
   std::function<void(const std::string&)> progress;
 };
 
+// Bytes of one layer download so far (called from the download threads, at
+// most every 64 KiB, and once with done == total when it completes).
+struct LayerProgress {
+  size_t index = 0;     // layer number, base first
+  size_t count = 0;     // layers of the image
+  std::string digest;
+  uint64_t done = 0, total = 0;
+  bool skipped = false; // already in the store
+};
+
 struct PullOptions : RegistryOptions {
+  // Per-layer progress for bars on a terminal; when set, the per-blob lines
+  // of `progress` are left out.
+  std::function<void(const LayerProgress&)> layer_progress;
   std::string os = "linux";
   std::string arch;     // default: the host's
   std::string variant;

@@ -2,11 +2,15 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <iostream>
+#include <memory>
 
 #include "cli.h"
 #include "den/error.h"
 #include "den/fs.h"
+#include "den/hash.h"
+#include "den/timefmt.h"
 #include "den/image_archive.h"
 #include "den/reference.h"
 #include "den/registry.h"
@@ -42,11 +46,82 @@ std::function<void(const std::string&)> stderr_progress(bool quiet) {
   return [](const std::string& line) { write_all(STDERR_FILENO, line + "\n", "write to stderr"); };
 }
 
+// Per-layer bars on a terminal: one line per layer, redrawn in place (at
+// most 10 times a second) with bytes, total and speed.
+class LayerBars {
+ public:
+  void update(const LayerProgress& p) {
+    if (rows_.empty()) {
+      rows_.resize(p.count);
+      start_ = std::chrono::steady_clock::now();
+    }
+    if (p.index >= rows_.size()) return;
+    Row& r = rows_[p.index];
+    r.digest = p.digest;
+    r.done = p.done;
+    r.total = p.total;
+    r.skipped = p.skipped;
+    r.seen = true;
+    auto now = std::chrono::steady_clock::now();
+    bool finished = p.done >= p.total;
+    if (!finished && now - last_draw_ < std::chrono::milliseconds(100)) return;
+    last_draw_ = now;
+    draw(now);
+  }
+
+ private:
+  struct Row {
+    std::string digest;
+    uint64_t done = 0, total = 0;
+    bool skipped = false, seen = false;
+  };
+  void draw(std::chrono::steady_clock::time_point now) {
+    double secs = std::max(0.001, std::chrono::duration<double>(now - start_).count());
+    std::string s;
+    if (drawn_ > 0) s += fmt::format("\x1b[{}A", drawn_);  // back to the first bar
+    size_t lines = 0;
+    for (const auto& r : rows_) {
+      if (!r.seen) continue;
+      std::string state;
+      if (r.skipped) {
+        state = "skipped: already exists";
+      } else {
+        double frac = r.total ? static_cast<double>(r.done) / static_cast<double>(r.total) : 1.0;
+        int width = 30, fill = static_cast<int>(frac * width);
+        std::string bar(static_cast<size_t>(fill), '=');
+        if (fill < width) bar += '>' + std::string(static_cast<size_t>(width - fill - 1), ' ');
+        state = fmt::format("[{}] {} / {} {}/s", bar, human_size(static_cast<double>(r.done)),
+                            human_size(static_cast<double>(r.total)),
+                            human_size(static_cast<double>(r.done) / secs));
+        if (r.done >= r.total) state = fmt::format("{} / {} done", human_size(static_cast<double>(r.total)),
+                                                   human_size(static_cast<double>(r.total)));
+      }
+      s += fmt::format("\x1b[2KCopying blob {} {}\n", digest_hex(r.digest).substr(0, 12), state);
+      lines++;
+    }
+    drawn_ = lines;
+    write_all(STDERR_FILENO, s, "write to stderr");
+  }
+  std::vector<Row> rows_;
+  size_t drawn_ = 0;
+  std::chrono::steady_clock::time_point start_{}, last_draw_{};
+};
+
+// Progress for a pull: bars on a terminal, plain lines otherwise, nothing
+// with -q.
+void pull_progress(PullOptions& o, bool quiet, std::shared_ptr<LayerBars>& bars) {
+  o.progress = stderr_progress(quiet);
+  if (quiet || !::isatty(STDERR_FILENO)) return;
+  bars = std::make_shared<LayerBars>();
+  o.layer_progress = [b = bars](const LayerProgress& p) { b->update(p); };
+}
+
 int cmd_pull(Context& ctx, const Args& a) {
   PullOptions o;
   registry_options(a, o);
   parse_platform(a.value("platform"), o);
-  o.progress = stderr_progress(a.flag("quiet"));
+  std::shared_ptr<LayerBars> bars;
+  pull_progress(o, a.flag("quiet"), bars);
   if (a.flag("all-tags")) {
     Reference ref = parse_reference(a.positional[0]);
     if (!ref.tag.empty() || !ref.digest.empty())
@@ -223,7 +298,8 @@ ImageRecord pull_if_needed(Context& ctx, const std::string& image, const std::st
       throw Error(fmt::format("{}: image not known (and --pull=never)", image), Errc::NotFound);
   }
   PullOptions o;
-  o.progress = stderr_progress(quiet);
+  std::shared_ptr<LayerBars> bars;
+  pull_progress(o, quiet, bars);
   ctx.enter_userns();
   return pull_image(ctx.store(), image, o);
 }

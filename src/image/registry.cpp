@@ -212,7 +212,8 @@ Manifest get_manifest(Client& cl, const std::string& reference) {
 bool is_index(const std::string& mt) { return mt == media::kOciIndex || mt == media::kDockerManifestList; }
 
 // Streams a blob into the store, verifying size and digest on the way.
-void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t size) {
+void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t size,
+                   const std::function<void(uint64_t)>& on_bytes = {}) {
   Store::Staging st = store.staging("pull");
   std::string path = st.path() + "/blob";
   UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -223,6 +224,7 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
     if (size && got > size) throw Error(fmt::format("blob {} is larger than its {} bytes", short_digest(digest), size));
     write_all(fd.get(), std::string_view(p, n), "write blob");
     hash.update(p, n);
+    if (on_bytes) on_bytes(got);
   });
   if (r.status == 404) throw Error(fmt::format("{}: blob {} of {} not found", cl.host(), digest, cl.repo()));
   if (r.status != 200) throw Error(fmt::format("{}: fetching blob {}: HTTP {}", cl.host(), short_digest(digest), r.status));
@@ -323,13 +325,26 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
       if (i >= layers.size()) return;
       const LayerDescriptor& d = layers[i];
       try {
+        LayerProgress lp{i, layers.size(), d.blob_digest, 0, d.blob_size, false};
         if (store.has_blob(d.blob_digest)) {
+          lp.skipped = true;
+          lp.done = d.blob_size;
           std::lock_guard<std::mutex> g(mu);
-          say(fmt::format("Copying blob {} skipped: already exists", short_digest(d.blob_digest)));
+          if (o.layer_progress) o.layer_progress(lp);
+          else say(fmt::format("Copying blob {} skipped: already exists", short_digest(d.blob_digest)));
         } else {
-          download_blob(wc, store, d.blob_digest, d.blob_size);
+          uint64_t reported = 0;
+          download_blob(wc, store, d.blob_digest, d.blob_size, [&](uint64_t got) {
+            if (!o.layer_progress || got - reported < 65536) return;
+            reported = got;
+            lp.done = got;
+            std::lock_guard<std::mutex> g(mu);
+            o.layer_progress(lp);
+          });
+          lp.done = d.blob_size;
           std::lock_guard<std::mutex> g(mu);
-          say(fmt::format("Copying blob {} done", short_digest(d.blob_digest)));
+          if (o.layer_progress) o.layer_progress(lp);
+          else say(fmt::format("Copying blob {} done", short_digest(d.blob_digest)));
         }
         store.ensure_layer(i == 0 ? "" : chains[i - 1], d);
       } catch (const Error& e) {

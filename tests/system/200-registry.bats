@@ -356,3 +356,48 @@ EOF
     $pm unshare rm -rf "$WORK/pm" >/dev/null 2>&1 || true
     [[ -s $XDG_RUNTIME_DIR/libpod/tmp/pause.pid ]] && kill "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
 }
+
+@test "SIGKILL of den mid-pull, and a registry that dies mid-pull, leave a store the next pull works with" {
+    start_fake slow
+    local ref=127.0.0.1:$FAKE_PORT/bad/img:1
+    "$DEN" pull -q "$ref" >/dev/null 2>&1 &
+    local pid=$!
+    sleep 1
+    kill -9 "$pid"
+    wait "$pid" 2>/dev/null || true
+    run_den images --format '{{.Repository}}'
+    assert_success
+    assert_output_not_contains "bad/img"
+    # The registry goes away while den downloads: one clear error.
+    "$DEN" pull -q "$ref" >"$WORK/out" 2>"$WORK/err" &
+    pid=$!
+    sleep 1
+    kill "${REGS[-1]}"
+    local status=0
+    wait "$pid" || status=$?
+    [[ $status -eq 125 ]] || fail "expected 125 when the registry died, got $status: $(cat "$WORK/err")"
+    grep -q "127.0.0.1:$FAKE_PORT" "$WORK/err" || fail "the error does not name the registry: $(cat "$WORK/err")"
+    # A good registry with the same image: the pull works and cleans up.
+    start_fake ok
+    run_den pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
+    assert_success
+    assert_no_staging_leftovers
+    run_den run --rm --network none "127.0.0.1:$FAKE_PORT/bad/img:1" echo recovered
+    assert_output recovered
+}
+
+@test "pull on a terminal draws per-layer bars; without one, plain lines" {
+    start_registry r
+    local ref=127.0.0.1:$r_PORT/bars/bb:1
+    den tag bb "$ref"
+    den push -q "$ref"
+    den rmi "$ref" bb >/dev/null
+    run script -qec "'$DEN' pull $ref" /dev/null
+    [[ $status -eq 0 ]] || fail "pull on a pty failed: $output"
+    [[ $output == *$'\x1b[2KCopying blob '*' done'* ]] || fail "no progress bar drawn: $(printf '%q' "$output")"
+    den rmi "$ref" >/dev/null
+    run_den pull "$ref"
+    assert_success
+    [[ $stderr != *$'\x1b'* ]] || fail "escape codes without a terminal"
+    assert_stderr_contains "Copying blob"
+}

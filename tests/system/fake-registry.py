@@ -13,7 +13,9 @@ loopback port that it writes into PORTFILE. MODE breaks it:
     flaky         every blob answers 500 once, then the real thing
     no-challenge  /v2/ answers 401 without WWW-Authenticate
     redirect      blobs answer 307 to another path of this server
+    slow          layer blobs trickle (64 KiB every 0.1 s), for kills mid-pull
 """
+import time
 import http.server
 import json
 import os
@@ -76,6 +78,15 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(500, b"try again")
             if digest in layers and mode == "wrong-digest":
                 data = data[:-1] + bytes([data[-1] ^ 1])
+            if digest in layers and mode == "slow":
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for i in range(0, len(data), 65536):
+                    self.wfile.write(data[i:i + 65536])
+                    self.wfile.flush()
+                    time.sleep(0.1)
+                return
             if digest in layers and mode == "truncated":
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
