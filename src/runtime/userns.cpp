@@ -190,7 +190,10 @@ UniqueFd open_pause_userns(const Config& cfg, pid_t* pid_out = nullptr) {
 }
 
 // The pause process itself: out of the caller's session and files, asleep.
-[[noreturn]] void pause_main() {
+// It wakes twice a minute to check that pause.pid still names it: once its
+// run root is gone (`rm -rf`, a test's temp dir) or another den took over,
+// nobody can find it any more, and it exits instead of lingering.
+[[noreturn]] void pause_main(const std::string& pid_file) {
   ::prctl(PR_SET_NAME, "den-pause");
   if (::chdir("/") != 0) {
   }
@@ -202,11 +205,20 @@ UniqueFd open_pause_userns(const Config& cfg, pid_t* pid_out = nullptr) {
   sigprocmask(SIG_UNBLOCK, &all, nullptr);
   for (int s : {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGUSR1, SIGUSR2, SIGTSTP, SIGTTIN, SIGTTOU}) ::signal(s, SIG_IGN);
   ::signal(SIGTERM, SIG_DFL);
-  for (;;) ::pause();
+  const long self = static_cast<long>(::getpid());
+  for (;;) {
+    ::sleep(30);
+    char buf[64] = {};
+    int fd = ::open(pid_file.c_str(), O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? ::read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) ::close(fd);
+    if (n <= 0 || std::strtol(buf, nullptr, 10) != self) ::_exit(0);
+  }
 }
 
 UniqueFd start_pause_process(const Config& cfg) {
   log::Phase phase("userns: start the pause process");
+  const std::string pid_file = pause_pid_file(cfg);
   IdMappings maps = rootless_id_mappings(cfg);
   find_idmap_helper("newuidmap");
   find_idmap_helper("newgidmap");
@@ -226,7 +238,7 @@ UniqueFd start_pause_process(const Config& cfg) {
     ssize_t w = ::write(report[1], result, sizeof result);
     (void)w;
     if (result[1] != 0) ::_exit(1);
-    pause_main();
+    pause_main(pid_file);
   }
   ::close(report[1]);
   int result[2] = {0, 0};
