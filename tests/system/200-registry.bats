@@ -346,14 +346,18 @@ EOF
     local ref=127.0.0.1:$r_PORT/to/podman:1
     den tag bb "$ref"
     den push -q "$ref"
-    local pm="podman --root $WORK/pm --runroot $WORK/pmrun --storage-driver vfs --cgroup-manager cgroupfs --events-backend file"
+    # podman wants a run root of at most 50 characters.
+    local pmrun
+    pmrun=$(mktemp -d /tmp/pmr.XXXXXX)
+    local pm="podman --root $WORK/pm --runroot $pmrun --storage-driver vfs --cgroup-manager cgroupfs --events-backend file"
     run $pm pull -q --tls-verify=false "$ref"
     [[ $status -eq 0 ]] || fail "podman pull failed: $output"
     local pid did
     pid=$($pm image inspect --format '{{.Id}}' "$ref")
     did=$(den image inspect --format '{{.Id}}' bb)
     assert_equal "sha256:$pid" "$did"
-    $pm unshare rm -rf "$WORK/pm" >/dev/null 2>&1 || true
+    $pm unshare rm -rf "$WORK/pm" "$pmrun" >/dev/null 2>&1 || true
+    rm -rf "$pmrun" 2>/dev/null || true
     [[ -s $XDG_RUNTIME_DIR/libpod/tmp/pause.pid ]] && kill "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
 }
 
