@@ -9,6 +9,7 @@ _den_flags() {
         unshare) _den_all='--help -h' _den_vals='' ;;
         "system migrate") _den_all='--help -h' _den_vals='' ;;
         images|"image ls"|"image list") _den_all='--all -a --digests --filter -f --format --help -h --no-trunc --quiet -q' _den_vals='--filter -f --format' ;;
+        history|"image history") _den_all='--format --help -h --human -H --no-trunc --quiet -q' _den_vals='--format --human -H' ;;
         "image inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
         tag|"image tag") _den_all='--help -h' _den_vals='' ;;
         rmi|"image rm"|"image remove") _den_all='--force -f --help -h --no-prune' _den_vals='' ;;
@@ -51,7 +52,7 @@ _den_flags() {
 _den_group() {
     case $1 in
         container) _den_words='attach commit create diff exec export inspect kill list logs ls port prune remove rename restart rm run start stop top wait' ;;
-        image) _den_words='import inspect list load ls prune pull push remove rm save tag' ;;
+        image) _den_words='history import inspect list load ls prune pull push remove rm save tag' ;;
         manifest) _den_words='inspect' ;;
         system) _den_words='check info migrate' ;;
         *) return 1 ;;
@@ -74,7 +75,7 @@ _den() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W '--help -h --log-level --root --runroot --storage-driver --version -v' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'attach commit completion container create diff exec export image images import info inspect kill load login logout logs manifest port ps pull push rename restart rm rmi run save search start stop system tag top unshare version wait' -- "$cur"))
+            COMPREPLY=($(compgen -W 'attach commit completion container create diff exec export history image images import info inspect kill load login logout logs manifest port ps pull push rename restart rm rmi run save search start stop system tag top unshare version wait' -- "$cur"))
         fi
         return
     fi

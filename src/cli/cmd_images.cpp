@@ -233,6 +233,51 @@ int cmd_image_prune(Context& ctx, const Args& a) {
 
 }  // namespace
 
+// docker history: one row per history entry of the image config, newest
+// first; entries that made a layer get that layer's size, the newest row the
+// image ID and the others <missing> (docker's word for "no local image").
+int cmd_history(Context& ctx, const Args& a) {
+  Store& store = ctx.store();
+  ImageRecord rec = store.lookup_image(a.positional[0]);
+  Json cfg = load_image_config(store, rec);
+  bool human = a.value("human", "true") != "false";
+  bool no_trunc = a.flag("no-trunc");
+  int64_t now = now_nanos();
+  std::vector<Json> rows;
+  size_t layer = 0;
+  Json history = cfg.contains("history") && cfg["history"].is_array() ? cfg["history"] : Json::array();
+  if (history.empty())  // images without history: one row per layer
+    for (size_t i = 0; i < rec.layers.size(); i++) history.push_back(Json::object());
+  for (const auto& h : history) {
+    bool empty = h.value("empty_layer", false);
+    uint64_t size = !empty && layer < rec.layers.size() ? rec.layers[layer++].size : 0;
+    int64_t created = 0;
+    if (auto t = parse_rfc3339(h.value("created", ""))) created = *t;
+    std::string by = h.value("created_by", "");
+    Json r;
+    r["ID"] = "<missing>";
+    std::string exact = format_rfc3339_nano(created);  // to the second, as docker prints it
+    if (auto dot = exact.find('.'); dot != std::string::npos) exact.erase(dot, exact.find_first_of("Z+-", dot) - dot);
+    r["CreatedAt"] = created ? (human ? human_since(created, now) : exact) : "N/A";
+    r["CreatedSince"] = created ? human_since(created, now) : "N/A";
+    r["CreatedBy"] = !no_trunc && by.size() > 45 ? by.substr(0, 44) + "\xe2\x80\xa6" : by;
+    r["Size"] = human ? human_size(static_cast<double>(size)) : std::to_string(size);
+    r["Comment"] = h.value("comment", "");
+    rows.push_back(r);
+  }
+  std::reverse(rows.begin(), rows.end());
+  if (!rows.empty()) rows.front()["ID"] = no_trunc ? "sha256:" + rec.id : rec.id.substr(0, 12);
+  std::string format = a.value("format");
+  if (a.flag("quiet")) format = "{{.ID}}";
+  if (format.empty()) format = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+  if (!human && a.value("format").empty() && !a.flag("quiet"))
+    format = "table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}";
+  Json header = {{"ID", "IMAGE"},          {"CreatedAt", "CREATED AT"}, {"CreatedSince", "CREATED"},
+                 {"CreatedBy", "CREATED BY"}, {"Size", "SIZE"},        {"Comment", "COMMENT"}};
+  print_formatted(format, header, rows);
+  return 0;
+}
+
 void register_image_commands(std::vector<Command>& t) {
   const Option filter{"filter", 'f', OptKind::List, "filter", "Filter output based on conditions provided", ""};
   t.push_back({{{"images"}, {"image", "ls"}, {"image", "list"}},
@@ -246,6 +291,15 @@ void register_image_commands(std::vector<Command>& t) {
                 {"no-trunc", 0, OptKind::Bool, "", "Don't truncate output", ""},
                 {"quiet", 'q', OptKind::Bool, "", "Only show image IDs", ""}},
                false, 0, 1, cmd_images});
+  t.push_back({{{"history"}, {"image", "history"}},
+               "[OPTIONS] IMAGE",
+               "Show the history of an image",
+               "den history bb\nden history --no-trunc --format '{{.CreatedBy}}' bb",
+               {{"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},
+                {"human", 'H', OptKind::Value, "bool", "Print sizes and dates in human readable format", "true"},
+                {"no-trunc", 0, OptKind::Bool, "", "Don't truncate output", ""},
+                {"quiet", 'q', OptKind::Bool, "", "Only show image IDs", ""}},
+               false, 1, 1, cmd_history});
   t.push_back({{{"image", "inspect"}},
                "[OPTIONS] IMAGE [IMAGE...]",
                "Display detailed information on one or more images",

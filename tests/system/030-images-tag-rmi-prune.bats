@@ -424,3 +424,21 @@ Deleted: $id" ]] || { show_result; fail "expected 'Untagged: bb:latest' then 'De
     run_den save -o "$WORK/t.tar" tagged
     assert_success
 }
+
+@test "den history: docker's columns, one row per layer, --no-trunc, -q, -H=false" {
+    import_busybox hist >/dev/null
+    local id
+    id=$(image_id hist)
+    run_den history hist
+    assert_success
+    assert_line_matches '^IMAGE +CREATED +CREATED BY +SIZE +COMMENT$'
+    assert_line_matches "^${id:7:12} +[A-Za-z0-9 ]+ ago +den import +[0-9.]+[kM]B"
+    run_den image history -q hist
+    assert_output "${id:7:12}"
+    run_den history --no-trunc --format '{{.ID}}' hist
+    assert_output "$id"
+    run_den history -H=false --format '{{.CreatedAt}} {{.Size}}' hist
+    assert_line_matches '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z [0-9]+$'
+    run_den history nosuchimage
+    assert_den_error "nosuchimage"
+}
