@@ -3,13 +3,21 @@
 // src/util/template.cpp for what is supported.
 #pragma once
 
+#include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "den/json.h"
 
 namespace den {
+
+// A method of the values a template walks, as Go's .Label "key" on docker's
+// ps rows: called when a field chain ending in its name is given arguments.
+using TemplateMethod = std::function<Json(const Json& self, const std::vector<Json>& args)>;
+using TemplateMethods = std::map<std::string, TemplateMethod>;
 
 class Template {
  public:
@@ -22,7 +30,7 @@ class Template {
 
   // Evaluates against `dot`. Throws den::Error(Errc::Invalid) on execution
   // errors ("template: :1:2: executing ... map has no entry for key ...").
-  std::string execute(const Json& dot) const;
+  std::string execute(const Json& dot, const TemplateMethods* methods = nullptr) const;
 
  private:
   Template();

@@ -15,6 +15,7 @@
 
 #include "den/config.h"
 #include "den/store.h"
+#include "den/template.h"
 
 namespace den::cli {
 
@@ -141,7 +142,8 @@ std::string tabwrite(const std::vector<std::string>& lines);
 // docker's --format handling for list commands: "table ..." with headers,
 // "json" (one JSON object per line), or a Go template per row. `headers`
 // maps field names to column titles.
-void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows);
+void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows,
+                     const TemplateMethods* methods = nullptr);
 
 // For inspect-like commands: a JSON array (4-space indented, like docker), or
 // the template applied to each item.

@@ -63,7 +63,8 @@ std::string unescape_format(std::string f) {
 }
 }  // namespace
 
-void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows) {
+void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows,
+                     const TemplateMethods* methods) {
   if (format == "json") {
     std::string s;
     for (const auto& r : rows) s += r.dump() + "\n";
@@ -76,16 +77,16 @@ void print_formatted(const std::string& format, const Json& header, const std::v
   Template t = Template::parse(body);
   if (!table) {
     std::string s;
-    for (const auto& r : rows) s += t.execute(r) + "\n";
+    for (const auto& r : rows) s += t.execute(r, methods) + "\n";
     out(s);
     return;
   }
   std::vector<std::string> lines;
-  std::string h = t.execute(header);
+  std::string h = t.execute(header, methods);
   // A header made only of <no value> fields (unknown names) is left out.
   lines.push_back(h);
   for (const auto& r : rows) {
-    for (const auto& l : split(t.execute(r), '\n')) lines.push_back(l);
+    for (const auto& l : split(t.execute(r, methods), '\n')) lines.push_back(l);
   }
   out(tabwrite(lines));
 }

@@ -1293,7 +1293,8 @@ enum class Flow { Normal, Break, Continue };
 
 class Exec {
  public:
-  Exec(std::string_view src, const Value& root, std::string& out) : src_(src), out_(out) {
+  Exec(std::string_view src, const Value& root, std::string& out, const TemplateMethods* methods)
+      : src_(src), out_(out), methods_(methods) {
     vars_.emplace_back("$", root);
   }
 
@@ -1308,6 +1309,7 @@ class Exec {
  private:
   std::string_view src_;
   std::string& out_;
+  const TemplateMethods* methods_ = nullptr;
   std::vector<std::pair<std::string, Value>> vars_;
 
   [[noreturn]] void fail(size_t pos, size_t end, const std::string& msg) const {
@@ -1402,6 +1404,18 @@ class Exec {
     const Operand& first = c.args[0];
     if (first.kind == Operand::Function) return follow(call(dot, first, &c, final), first);
     if (first.kind == Operand::Nil) fail(c.pos, c.end, "nil is not a command");
+    if ((c.args.size() > 1 || final) && first.kind == Operand::Field && methods_ && !first.fields.empty()) {
+      auto m = methods_->find(first.fields.back());
+      if (m != methods_->end()) {
+        Operand receiver = first;
+        receiver.fields.pop_back();
+        Value self = follow(dot, receiver);
+        std::vector<Json> args;
+        for (size_t k = 1; k < c.args.size(); k++) args.push_back(deref(eval_operand(dot, c.args[k])));
+        if (final) args.push_back(deref(*final));
+        return make(m->second(deref(self), args));
+      }
+    }
     if (c.args.size() > 1 || final) {
       fail(first.pos, first.end, "can't give argument to non-function " +
                                      std::string(src_.substr(first.pos, first.end - first.pos)));
@@ -1814,10 +1828,10 @@ Template Template::parse(std::string_view text) {
   return t;
 }
 
-std::string Template::execute(const Json& dot) const {
+std::string Template::execute(const Json& dot, const TemplateMethods* methods) const {
   std::string out;
   Value root(Value(), &dot);  // non-owning
-  Exec(impl_->src, root, out).walk(impl_->root, root);
+  Exec(impl_->src, root, out, methods).walk(impl_->root, root);
   return out;
 }
 

@@ -465,3 +465,15 @@ bash_complete() {
     run_sh "CONTAINERS_REGISTRIES_CONF='$WORK/nope.conf' '$DEN' info"
     assert_den_error "CONTAINERS_REGISTRIES_CONF: .*nope.conf"
 }
+
+@test "docker documentation: ps --format with the .Label method" {
+    import_busybox bb >/dev/null
+    den create --name labelled -l com.example.version=1.0 -l plain=x bb true >/dev/null
+    run_den ps -a --format '{{.Names}} {{.Label "com.example.version"}} [{{.Label "missing"}}]'
+    assert_success
+    assert_output "labelled 1.0 []"
+    run_den ps -a --format 'table {{.Names}}\t{{.Label "com.example.version"}}'
+    assert_line_matches '^NAMES +version$'
+    assert_line_matches '^labelled +1\.0$'
+    den rm labelled >/dev/null
+}

@@ -6,10 +6,13 @@
 #include <string>
 
 #include "den/error.h"
+#include "den/strings.h"
 #include "den/template.h"
 
 using den::Json;
 using den::render_template;
+using den::Template;
+using den::TemplateMethods;
 
 namespace {
 
@@ -273,4 +276,18 @@ TEST_CASE("template: Template objects are reusable and movable", "[template]") {
   den::Template moved = std::move(t);
   CHECK(moved.execute(Json::parse(R"({"Name":"b","Args":[1]})")) == "b:1");
   CHECK_THROWS_AS(den::Template::parse("{{"), den::Error);
+}
+
+TEST_CASE("template methods: a field chain with arguments calls a registered method", "[template]") {
+  Json dot = {{"Labels", "a=1,b=two"}, {"Inner", {{"Labels", "c=3"}}}};
+  TemplateMethods m = {{"Label", [](const Json& self, const std::vector<Json>& args) -> Json {
+    std::string want = args.at(0).get<std::string>();
+    for (const auto& kv : den::split(self.value("Labels", ""), ','))
+      if (kv.substr(0, kv.find('=')) == want) return kv.substr(kv.find('=') + 1);
+    return "";
+  }}};
+  CHECK(Template::parse("{{.Label \"b\"}}|{{.Label \"zz\"}}|{{.Inner.Label \"c\"}}").execute(dot, &m) == "two||3");
+  CHECK(Template::parse("{{\"a\" | .Label}}").execute(dot, &m) == "1");
+  // Without the method, Go's error.
+  CHECK_THROWS_WITH(Template::parse("{{.Label \"b\"}}").execute(dot), Catch::Contains("can't give argument"));
 }
