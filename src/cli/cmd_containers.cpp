@@ -619,9 +619,12 @@ int cmd_ps(Context& ctx, const Args& a) {
     bool found = false;
     auto kv = split_once(f, '=', &found);
     if (!found) throw Error(fmt::format("bad format of filter \"{}\" (expected name=value)", f), Errc::Invalid);
-    static const std::vector<std::string> known = {"status", "name", "label", "ancestor", "id", "exited"};
+    static const std::vector<std::string> known = {"status", "name",   "label",  "ancestor",
+                                                   "id",     "exited", "before", "since", "network"};
     if (std::find(known.begin(), known.end(), kv.first) == known.end())
-      throw Error(fmt::format("invalid filter \"{}\": use status, name, label, ancestor, id or exited", kv.first),
+      throw Error(fmt::format("invalid filter \"{}\": use status, name, label, ancestor, id, exited, before, since "
+                              "or network",
+                              kv.first),
                   Errc::Invalid);
     if (kv.first == "status" || kv.first == "exited") all = true;
     filters.push_back(kv);
@@ -638,6 +641,12 @@ int cmd_ps(Context& ctx, const Args& a) {
       name_patterns[v] = std::nullopt;
     }
   }
+  auto created_of = [&](const std::string& ref) -> int64_t {
+    std::string id = cs.resolve(ref);
+    for (const auto& r : rows)
+      if (r.cp->id == id) return r.cp->created;
+    return cs.config(id).created;
+  };
   std::vector<Row> kept;
   for (auto& r : rows) {
     bool running = r.sp->status == ContainerStatus::Running || r.sp->status == ContainerStatus::Paused;
@@ -663,6 +672,12 @@ int cmd_ps(Context& ctx, const Args& a) {
       } else if (k == "ancestor") {
         auto img = ctx.store().find_image(v);
         ok = ok && ((img && img->id == r.cp->image_id) || r.cp->image_name == v);
+      } else if (k == "before" || k == "since") {
+        // Containers created before/after the named one (docker's meaning).
+        int64_t pivot = created_of(v);
+        ok = ok && (k == "before" ? r.cp->created < pivot : r.cp->created > pivot);
+      } else if (k == "network") {
+        ok = ok && r.cp->network == v;
       }
     }
     if (ok) kept.push_back(r);

@@ -295,3 +295,21 @@ local_teardown() {
     assert_success
     assert_output from-rootfs
 }
+
+@test "ps filters before=, since= and network=" {
+    local n
+    for n in f1 f2 f3; do
+        den create --name "$n" --network none bb true >/dev/null
+    done
+    den create --name f4 --network host bb true >/dev/null
+    run_den ps -a --filter since=f1 --filter before=f3 --format '{{.Names}}'
+    assert_output f2
+    run_den ps -a -f before=f2 --format '{{.Names}}'
+    assert_output f1
+    run_den ps -a -f network=host --format '{{.Names}}'
+    assert_output f4
+    run_den ps -a -f before=nosuch
+    assert_den_error "nosuch"
+    run_den ps -a -f colour=red
+    assert_den_error "invalid filter"
+}
