@@ -23,7 +23,8 @@ struct HttpRequest {
   int body_fd = -1;                  // or stream the request body from this file
   uint64_t body_size = 0;            // ... of this many bytes
   bool tls_verify = true;
-  std::string ca_dir;                // extra CA certificates (*.crt), as in /etc/containers/certs.d/HOST
+  std::string ca_dir;                // a directory whose *.crt (one CA) is trusted instead of the system's, as in
+                                     // /etc/containers/certs.d/HOST
   bool follow_redirects = true;      // Authorization is not forwarded to another host
   long timeout_connect_s = 30;
 };

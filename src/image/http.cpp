@@ -168,7 +168,8 @@ HttpResponse http_do(const HttpRequest& req, const std::function<void(const char
     c.easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (!req.ca_dir.empty()) {
-    // Every *.crt of the directory (the certs.d convention) as extra roots.
+    // The directory's *.crt (the certs.d convention) replaces the system's
+    // CA bundle for this registry.
     for (const auto& f : list_dir(req.ca_dir))
       if (f.size() > 4 && f.substr(f.size() - 4) == ".crt") {
         std::string path = req.ca_dir + "/" + f;

@@ -38,7 +38,7 @@ std::string short_digest(const std::string& d) { return digest_hex(d).substr(0, 
 class Client {
  public:
   Client(const Config& cfg, const Endpoint& ep, const RegistryOptions& o, std::string actions)
-      : host_(ep.host), repo_(ep.path), actions_(std::move(actions)), opts_(o) {
+      : host_(ep.host), repo_(ep.path), actions_(std::move(actions)) {
     // TLS is verified unless --tls-verify=false or registries.conf says
     // insecure. Like docker, loopback registries may also speak plain HTTP.
     verify_ = o.tls_verify.value_or(!ep.insecure);
@@ -179,7 +179,6 @@ class Client {
   }
 
   std::string host_, repo_, actions_;
-  RegistryOptions opts_;
   Credentials creds_;
   bool verify_ = true, plain_http_ok_ = false;
   std::string ca_dir_;
@@ -234,9 +233,8 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
   std::string actual = hash.digest();
   if (actual != digest)
     throw Error(fmt::format("{}: blob digest mismatch: expected {}, got {}", cl.host(), digest, actual), Errc::Corrupt);
-  if (::fsync(fd.get()) != 0) throw sys_error("fsync " + path);
   fd.reset();
-  store.commit_blob_file(path, digest);
+  store.commit_blob_file(path, digest);  // syncs it, then renames it into blobs/
 }
 
 std::string get_small_blob(Client& cl, const std::string& digest) {
@@ -257,8 +255,9 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
   Manifest m = get_manifest(cl, reference);
   std::string repo_digest = m.digest;
   std::string arch = o.arch.empty() ? host_arch() : o.arch;
-  if (is_index(m.media_type) || (Json::parse(m.text).contains("manifests") && !Json::parse(m.text).contains("layers"))) {
-    Json idx = Json::parse(m.text);
+  Json man = Json::parse(m.text);  // get_manifest checked that it parses
+  if (is_index(m.media_type) || (man.contains("manifests") && !man.contains("layers"))) {
+    const Json& idx = man;
     std::string chosen;
     std::vector<std::string> offered;
     for (const auto& d : idx.value("manifests", Json::array())) {
@@ -273,8 +272,8 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
                               cl.repo(), offered.empty() ? "nothing" : join(offered, ", ")),
                   Errc::NotFound);
     m = get_manifest(cl, chosen);
+    man = Json::parse(m.text);
   }
-  Json man = Json::parse(m.text);
   if (man.value("schemaVersion", 0) != 2 || !man.contains("config") || !man.contains("layers"))
     throw Error(fmt::format("{}: unsupported manifest type \"{}\" for {} (den reads docker v2 schema 2 and OCI)",
                             cl.host(), m.media_type, cl.repo()),
@@ -287,8 +286,9 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
   if (config.is_discarded()) throw Error(fmt::format("{}: the image config is not JSON", cl.host()), Errc::Invalid);
   std::string carch = config.value("architecture", "");
   if (!carch.empty() && carch != arch)
-    throw Error(fmt::format("image {} is for {}/{}, this machine is {}/{} (use --platform to ask for another)",
-                            ref.familiar_string(), config.value("os", "linux"), carch, o.os, arch),
+    throw Error(fmt::format("image {} is for {}/{}, not {}/{}{}", ref.familiar_string(), config.value("os", "linux"),
+                            carch, o.os, arch,
+                            o.arch.empty() ? " (this machine's; use --platform to ask for another)" : ""),
                 Errc::Invalid);
   std::vector<std::string> diff_ids = config_diff_ids(config);
   const Json& jl = man["layers"];

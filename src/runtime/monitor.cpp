@@ -470,6 +470,11 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
       ::kill(pid, SIGKILL);
       while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
+      if (net_pid > 0) {  // slirp4netns was started for it
+        ::kill(net_pid, SIGTERM);
+        while (::waitpid(net_pid, nullptr, 0) < 0 && errno == EINTR) {
+        }
+      }
       throw;
     }
     console.reset();

@@ -308,8 +308,13 @@ EOF
     assert_den_error "needs a registry"
     run_den pull -q "127.0.0.1:1/x:1"
     assert_den_error "127.0.0.1:1"
-    run_den pull -q --platform linux/s390x "127.0.0.1:$r_PORT/no/such:1"
-    assert_failure 125
+    # An image for another architecture than the one asked for.
+    den tag bb "127.0.0.1:$r_PORT/arch/bb:1"
+    den push -q "127.0.0.1:$r_PORT/arch/bb:1"
+    run_den pull -q --platform linux/s390x "127.0.0.1:$r_PORT/arch/bb:1"
+    assert_den_error "not linux/s390x"
+    run_den pull -q --platform s390x "127.0.0.1:$r_PORT/arch/bb:1"
+    assert_den_error "invalid --platform"
 }
 
 @test "manifest inspect, search, pull --all-tags" {
