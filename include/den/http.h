@@ -20,14 +20,20 @@ struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   std::string body;                  // sent when body_fd < 0
-  int body_fd = -1;                  // or stream the request body from this file
-  uint64_t body_size = 0;            // ... of this many bytes
+  int body_fd = -1;                  // or stream the request body from this file (from its offset)
+  uint64_t body_size = 0;            // ... this many bytes of it
   bool tls_verify = true;
   std::string ca_dir;                // a directory whose *.crt (one CA) is trusted instead of the system's, as in
                                      // /etc/containers/certs.d/HOST
   bool follow_redirects = true;      // Authorization is not forwarded to another host
   long timeout_connect_s = 30;
 };
+
+struct HttpResponse;
+// Called once with the final status and headers, before the first byte of a
+// 2xx body reaches the sink (a ranged download checks Content-Range there).
+// Throwing aborts the transfer with that error.
+using HttpHeadHook = std::function<void(const HttpResponse&)>;
 
 struct HttpResponse {
   long status = 0;
@@ -40,7 +46,8 @@ struct HttpResponse {
 // Performs one request. With a sink, a 2xx body streams to it (other bodies
 // are kept in response.body for error messages). Throws den::Error naming
 // the URL's host on transport errors (connection refused, TLS, timeout).
-HttpResponse http_do(const HttpRequest& req, const std::function<void(const char*, size_t)>& sink = {});
+HttpResponse http_do(const HttpRequest& req, const std::function<void(const char*, size_t)>& sink = {},
+                     const HttpHeadHook& on_head = {});
 
 // Base64 (standard alphabet, padded), for Basic auth and auth.json.
 std::string base64_encode(std::string_view in);

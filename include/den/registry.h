@@ -43,7 +43,7 @@ struct PullOptions : RegistryOptions {
   std::string os = "linux";
   std::string arch;     // default: the host's
   std::string variant;
-  int parallel = 3;     // layers downloaded at once
+  int parallel = 0;     // layers downloaded at once; 0: den.conf image_parallel_copies
 };
 
 // Pulls a reference ("bb", "localhost:5000/tz/bb:1", "x@sha256:..") into the

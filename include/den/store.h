@@ -9,6 +9,8 @@
 //     layers/<chainhex>/     an extracted layer: diff/ + layer.json; a layer
 //                            directory exists only when complete (it is
 //                            built in tmp/ and renamed into place)
+//     partial/<hex>          an interrupted blob download, resumed by the next
+//                            pull (flock while written; removed by GC)
 //     locks/                 per-object lock files
 //     tmp/<name>/ + <name>.lock   staging; whoever created it holds the lock.
 //                            Entries whose lock is free belong to a dead den
@@ -74,6 +76,7 @@ class Store {
   const std::string& root() const { return root_; }
   std::string blob_path(const std::string& digest) const;
   std::string layer_dir(const std::string& chain_id) const;   // layers/<hex>
+  std::string partial_path(const std::string& digest) const;  // partial/<hex>: an interrupted download
   std::string layer_diff(const std::string& chain_id) const;  // layers/<hex>/diff
 
   // Creates the directory layout (once) and removes staging leftovers of dead

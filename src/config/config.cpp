@@ -65,6 +65,14 @@ void apply_toml(Config& cfg, std::string_view kind, std::string_view text, const
     get(t, "engine", "cgroup_manager", cfg.cgroup_manager, origin);
     get(t, "engine", "log_level", cfg.log_level, origin);
     get(t, "engine", "helper_binaries_dir", cfg.helper_binaries_dir, origin);
+    int64_t pc = cfg.image_parallel_copies;
+    get(t, "engine", "image_parallel_copies", pc, origin);
+    if (pc < 0 || pc > 64) throw Error(fmt::format("{}: image_parallel_copies must be 0..64", origin), Errc::Invalid);
+    cfg.image_parallel_copies = pc == 0 ? 3 : static_cast<int>(pc);
+    int64_t cs = static_cast<int64_t>(cfg.push_chunk_size);
+    get(t, "engine", "push_chunk_size", cs, origin);
+    if (cs < 0) throw Error(fmt::format("{}: push_chunk_size must be 0 or a number of bytes", origin), Errc::Invalid);
+    cfg.push_chunk_size = static_cast<uint64_t>(cs);
     get(t, "containers", "log_driver", cfg.log_driver, origin);
     int64_t st = cfg.stop_timeout;
     get(t, "containers", "stop_timeout", st, origin);

@@ -5,8 +5,10 @@
 #include <dlfcn.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
+#include <exception>
 #include <mutex>
 
 #include "den/error.h"
@@ -63,12 +65,14 @@ const CurlApi& curl() {
 
 struct Transfer {
   const std::function<void(const char*, size_t)>* sink = nullptr;
+  const HttpHeadHook* on_head = nullptr;
   HttpResponse* resp = nullptr;
   CURL* handle = nullptr;
   bool status_known = false;
   bool streaming = false;
   int body_fd = -1;
-  std::string sink_error;
+  uint64_t body_left = 0;
+  std::exception_ptr sink_error;  // what the sink or head hook threw
 };
 
 size_t on_header(char* data, size_t size, size_t n, void* user) {
@@ -95,6 +99,15 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     curl().easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &code);
     t->streaming = t->sink && *t->sink && code >= 200 && code < 300;
     t->status_known = true;
+    if (t->streaming && t->on_head && *t->on_head) {
+      t->resp->status = code;
+      try {
+        (*t->on_head)(*t->resp);
+      } catch (...) {
+        t->sink_error = std::current_exception();
+        return 0;
+      }
+    }
   }
   if (!t->streaming) {
     if (t->resp->body.size() < (1u << 20)) t->resp->body.append(data, len);
@@ -102,8 +115,8 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
   }
   try {
     (*t->sink)(data, len);
-  } catch (const std::exception& e) {
-    t->sink_error = e.what();
+  } catch (...) {
+    t->sink_error = std::current_exception();
     return 0;  // aborts the transfer
   }
   return len;
@@ -111,11 +124,17 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 
 size_t on_read(char* buf, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
+  // Never more than body_size bytes: a chunk of a file is sent from its
+  // offset.
+  size_t want = static_cast<size_t>(std::min<uint64_t>(size * n, t->body_left));
+  if (want == 0) return 0;
   ssize_t r;
   do {
-    r = ::read(t->body_fd, buf, size * n);
+    r = ::read(t->body_fd, buf, want);
   } while (r < 0 && errno == EINTR);
-  return r < 0 ? CURL_READFUNC_ABORT : static_cast<size_t>(r);
+  if (r < 0) return CURL_READFUNC_ABORT;
+  t->body_left -= static_cast<uint64_t>(r);
+  return static_cast<size_t>(r);
 }
 
 std::string host_of(const std::string& url) {
@@ -131,7 +150,8 @@ std::string HttpResponse::header(const std::string& lower_name) const {
   return it == headers.end() ? "" : it->second;
 }
 
-HttpResponse http_do(const HttpRequest& req, const std::function<void(const char*, size_t)>& sink) {
+HttpResponse http_do(const HttpRequest& req, const std::function<void(const char*, size_t)>& sink,
+                     const HttpHeadHook& on_head) {
   const CurlApi& c = curl();
   CURL* h = c.easy_init();
   if (!h) throw Error("curl_easy_init failed");
@@ -141,6 +161,8 @@ HttpResponse http_do(const HttpRequest& req, const std::function<void(const char
   t.resp = &resp;
   t.handle = h;
   t.body_fd = req.body_fd;
+  t.body_left = req.body_size;
+  t.on_head = &on_head;
   curl_slist* headers = nullptr;
   for (const auto& hd : req.headers) headers = c.slist_append(headers, hd.c_str());
   // libcurl adds "Expect: 100-continue" to big uploads; registries do not need it.
@@ -198,7 +220,7 @@ HttpResponse http_do(const HttpRequest& req, const std::function<void(const char
   if (c.easy_getinfo(h, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) resp.effective_url = eff;
   c.easy_cleanup(h);
   c.slist_free_all(headers);
-  if (!t.sink_error.empty()) throw Error(t.sink_error);
+  if (t.sink_error) std::rethrow_exception(t.sink_error);
   if (rc != CURLE_OK) {
     std::string why = errbuf[0] ? errbuf : c.easy_strerror(rc);
     throw Error(fmt::format("{} {}: {}", req.method, host_of(req.url), why));

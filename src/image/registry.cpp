@@ -1,10 +1,12 @@
 #include "den/registry.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <mutex>
 #include <thread>
@@ -63,7 +65,8 @@ class Client {
 
   // A request to the registry, authenticated (retried once on 401 with a
   // fresh token) and retried on 5xx and transport errors when idempotent.
-  HttpResponse request(HttpRequest req, const std::function<void(const char*, size_t)>& sink = {}) {
+  HttpResponse request(HttpRequest req, const std::function<void(const char*, size_t)>& sink = {},
+                       const HttpHeadHook& on_head = {}) {
     ping();
     if (req.url.rfind("http", 0) != 0) req.url = scheme_ + "://" + host_ + req.url;
     req.tls_verify = verify_;
@@ -74,7 +77,7 @@ class Client {
       if (!auth_header_.empty()) r.headers.push_back(auth_header_);
       HttpResponse resp;
       try {
-        resp = http_do(r, sink);
+        resp = http_do(r, sink, on_head);
       } catch (const Error& e) {
         if (idempotent && attempt < 2 && !sink) {
           ::usleep(200000u << attempt);
@@ -210,31 +213,203 @@ Manifest get_manifest(Client& cl, const std::string& reference) {
 
 bool is_index(const std::string& mt) { return mt == media::kOciIndex || mt == media::kDockerManifestList; }
 
-// Streams a blob into the store, verifying size and digest on the way.
+// A partly downloaded blob, GRAPHROOT/partial/<hex>: the bytes received so
+// far, in order. A pull that is interrupted (registry down, connection cut,
+// disk full, den killed) leaves it; the next pull of that blob hashes what is
+// there and asks only for the rest (Range). The whole is verified against the
+// digest before it becomes a blob; a mismatch deletes it. Held under an
+// exclusive flock while written; GC removes partial/ when no pull runs.
+class PartialBlob {
+ public:
+  PartialBlob(Store& store, const std::string& digest) : path_(store.partial_path(digest)) {
+    for (;;) {
+      fd_ = open_file(path_, O_RDWR | O_CREAT, 0600);
+      if (::flock(fd_.get(), LOCK_EX) != 0) throw sys_error("lock " + path_);
+      // Another pull may have committed (renamed) or GC removed the file
+      // while we waited: only the file still at path_ is ours to extend.
+      struct stat a, b;
+      if (::fstat(fd_.get(), &a) == 0 && ::stat(path_.c_str(), &b) == 0 && a.st_ino == b.st_ino) break;
+      fd_.reset();
+    }
+  }
+  int fd() const { return fd_.get(); }
+  const std::string& path() const { return path_; }
+  // Bytes present (and their hash), read back from the file.
+  uint64_t rehash(Sha256& hash) {
+    hash = Sha256();
+    if (::lseek(fd_.get(), 0, SEEK_SET) < 0) throw sys_error("seek " + path_);
+    uint64_t n = 0;
+    std::vector<char> buf(1 << 20);
+    for (;;) {
+      ssize_t r = ::read(fd_.get(), buf.data(), buf.size());
+      if (r < 0 && errno == EINTR) continue;
+      if (r < 0) throw sys_error("read " + path_);
+      if (r == 0) break;
+      hash.update(buf.data(), static_cast<size_t>(r));
+      n += static_cast<uint64_t>(r);
+    }
+    return n;
+  }
+  void truncate() {
+    if (::ftruncate(fd_.get(), 0) != 0 || ::lseek(fd_.get(), 0, SEEK_SET) < 0) throw sys_error("truncate " + path_);
+  }
+  void discard() { ::unlink(path_.c_str()); }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+// Streams a blob into the store, verifying size and digest on the way;
+// resumes a partial download (see PartialBlob) and, when the connection
+// breaks, retries from where it stopped.
 void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t size,
                    const std::function<void(uint64_t)>& on_bytes = {}) {
-  Store::Staging st = store.staging("pull");
-  std::string path = st.path() + "/blob";
-  UniqueFd fd = open_file(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  PartialBlob part(store, digest);
+  if (store.has_blob(digest)) return;  // a concurrent pull committed it
   Sha256 hash;
-  uint64_t got = 0;
-  HttpResponse r = cl.request({"GET", "/v2/" + cl.repo() + "/blobs/" + digest}, [&](const char* p, size_t n) {
-    got += n;
-    if (size && got > size) throw Error(fmt::format("blob {} is larger than its {} bytes", short_digest(digest), size));
-    write_all(fd.get(), std::string_view(p, n), "write blob");
-    hash.update(p, n);
-    if (on_bytes) on_bytes(got);
-  });
-  if (r.status == 404) throw Error(fmt::format("{}: blob {} of {} not found", cl.host(), digest, cl.repo()));
-  if (r.status != 200) throw Error(fmt::format("{}: fetching blob {}: HTTP {}", cl.host(), short_digest(digest), r.status));
-  if (size && got != size)
-    throw Error(fmt::format("{}: blob {} is truncated: {} of {} bytes", cl.host(), short_digest(digest), got, size),
-                Errc::Corrupt);
+  uint64_t got = part.rehash(hash);
+  if (size && got > size) {
+    part.truncate();
+    got = part.rehash(hash);
+  }
+  if (got) log::debug("blob {}: resuming after {} of {} bytes", short_digest(digest), got, size);
+  for (int attempt = 0; !(size && got == size); attempt++) {
+    HttpRequest req{"GET", "/v2/" + cl.repo() + "/blobs/" + digest};
+    uint64_t from = got;
+    if (from) req.headers.push_back(fmt::format("Range: bytes={}-", from));
+    auto on_head = [&](const HttpResponse& h) {
+      if (from == 0) return;
+      // 206 with our offset continues the file; anything else (200: the
+      // server ignores ranges) starts it over.
+      std::string cr = h.header("content-range");
+      if (h.status == 206 && cr.rfind(fmt::format("bytes {}-", from), 0) == 0) return;
+      log::debug("blob {}: the registry sent the whole blob (HTTP {})", short_digest(digest), h.status);
+      part.truncate();
+      hash = Sha256();
+      got = 0;
+    };
+    HttpResponse r;
+    try {
+      r = cl.request(req,
+                     [&](const char* p, size_t n) {
+                       if (size && got + n > size)
+                         throw Error(fmt::format("{}: blob {} is larger than its {} bytes", cl.host(),
+                                                 short_digest(digest), size),
+                                     Errc::Corrupt);
+                       write_all(part.fd(), std::string_view(p, n), "write blob");
+                       hash.update(p, n);
+                       got += n;
+                       if (on_bytes) on_bytes(got);
+                     },
+                     on_head);
+    } catch (const Error& e) {
+      if (e.code() == Errc::Corrupt) {
+        part.discard();
+        throw;
+      }
+      std::string what = e.what();
+      // Out of space: what arrived is what filled the disk, and kept it
+      // would leave the store unable to write even its metadata. Drop it.
+      if (what.find(std::strerror(ENOSPC)) != std::string::npos) {
+        part.discard();
+        throw Error(fmt::format("{}: blob {}: {}: free space in {} and pull again", cl.host(), short_digest(digest),
+                                what, store.root()));
+      }
+      // The connection broke: go on from what arrived, a few times.
+      if (attempt < 3 && got > from) {
+        log::debug("blob {}: {}; resuming at {}", short_digest(digest), what, got);
+        continue;
+      }
+      throw Error(fmt::format("{}: blob {}: {} ({} of {} bytes kept; pull again to resume)", cl.host(),
+                              short_digest(digest), what, got, size));
+    }
+    if (r.status == 404) throw Error(fmt::format("{}: blob {} of {} not found", cl.host(), digest, cl.repo()));
+    if (r.status == 416 && from) {  // our partial is no prefix the server knows: start over
+      part.truncate();
+      hash = Sha256();
+      got = 0;
+      if (attempt < 3) continue;
+    }
+    if (r.status != 200 && r.status != 206)
+      throw Error(fmt::format("{}: fetching blob {}: HTTP {}", cl.host(), short_digest(digest), r.status));
+    if (!size) break;  // size unknown: the response was all of it
+    if (got != size) {
+      if (attempt < 3 && got > from) continue;  // the server closed early: ask for the rest
+      throw Error(fmt::format("{}: blob {} is truncated: {} of {} bytes (kept; pull again to resume)", cl.host(),
+                              short_digest(digest), got, size),
+                  Errc::Invalid);
+    }
+  }
   std::string actual = hash.digest();
-  if (actual != digest)
+  if (actual != digest) {
+    part.discard();
     throw Error(fmt::format("{}: blob digest mismatch: expected {}, got {}", cl.host(), digest, actual), Errc::Corrupt);
-  fd.reset();
-  store.commit_blob_file(path, digest);  // syncs it, then renames it into blobs/
+  }
+  store.commit_blob_file(part.path(), digest);  // syncs it, then renames it into blobs/
+}
+
+// The end of a "0-N" Range header of an upload session, plus one: the bytes
+// the registry holds. 0 when there is none.
+uint64_t range_end(const std::string& range) {
+  auto dash = range.find('-');
+  if (dash == std::string::npos) return 0;
+  try {
+    return std::stoull(range.substr(dash + 1)) + 1;
+  } catch (...) {
+    return 0;
+  }
+}
+
+// A chunked upload (distribution spec "chunked upload"): PATCHes of `chunk`
+// bytes with Content-Range, each continuing at the Location the last one
+// answered. A chunk that fails (connection, 5xx, 416) is retried from the
+// offset the registry reports for the session (GET of the upload URL).
+// Returns the Location for the closing PUT.
+std::string upload_chunks(Client& cl, std::string loc, int fd, uint64_t size, uint64_t chunk,
+                          const std::string& what) {
+  auto absolute = [&](std::string l) { return !l.empty() && l[0] == '/' ? cl.url(l) : l; };
+  uint64_t off = 0;
+  int failures = 0;
+  auto recover = [&](const std::string& why) {
+    if (++failures > 3) throw Error(fmt::format("{}: uploading {}: {}", cl.host(), what, why));
+    log::debug("upload {}: {}; asking the registry where to go on", what, why);
+    ::usleep(200000u << failures);
+    HttpResponse st = cl.request({"GET", loc});
+    if (st.status != 204 && st.status != 200)
+      throw Error(fmt::format("{}: uploading {}: {} (and the upload session is gone: HTTP {})", cl.host(), what, why,
+                              st.status));
+    if (!st.header("location").empty()) loc = absolute(st.header("location"));
+    off = range_end(st.header("range"));
+  };
+  while (off < size) {
+    uint64_t n = std::min(chunk, size - off);
+    if (::lseek(fd, static_cast<off_t>(off), SEEK_SET) < 0) throw sys_error("seek in blob");
+    HttpRequest patch{"PATCH",
+                      loc,
+                      {"Content-Type: application/octet-stream", fmt::format("Content-Range: {}-{}", off, off + n - 1)},
+                      "",
+                      fd,
+                      n};
+    HttpResponse r;
+    try {
+      r = cl.request(patch);
+    } catch (const Error& e) {
+      recover(e.what());
+      continue;
+    }
+    if (r.status >= 500 || r.status == 416) {
+      recover(fmt::format("HTTP {} for bytes {}-{}", r.status, off, off + n - 1));
+      continue;
+    }
+    if (r.status != 202)
+      throw Error(fmt::format("{}: uploading {}: HTTP {} {}", cl.host(), what, r.status, trim(r.body.substr(0, 200))));
+    if (!r.header("location").empty()) loc = absolute(r.header("location"));
+    uint64_t held = range_end(r.header("range"));
+    off = held > off ? held : off + n;
+    log::debug("upload {}: {} of {} bytes", what, off, size);
+  }
+  return loc;
 }
 
 std::string get_small_blob(Client& cl, const std::string& digest) {
@@ -313,6 +488,7 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
 
   // Layers: download what the store lacks (in parallel) and extract each as
   // soon as it is complete. What was verified stays for the next pull.
+  store.prepare_for_write();
   FileLock gc = store.hold_off_gc();
   std::atomic<size_t> next{0};
   std::mutex mu;
@@ -354,7 +530,8 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
       }
     }
   };
-  size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(1, o.parallel)), 1, std::max<size_t>(1, layers.size()));
+  int parallel = o.parallel > 0 ? o.parallel : cfg.image_parallel_copies;
+  size_t n = std::clamp<size_t>(static_cast<size_t>(std::max(1, parallel)), 1, std::max<size_t>(1, layers.size()));
   std::vector<std::thread> threads;
   for (size_t i = 1; i < n; i++) threads.emplace_back(worker);
   worker();
@@ -463,10 +640,14 @@ std::string push_image(Store& store, const ImageRecord& img, const std::string& 
     std::string loc = up.header("location");
     if (loc.empty()) throw Error(fmt::format("{}: the upload has no Location", ep.host));
     if (loc[0] == '/') loc = cl.url(loc);
-    loc += (loc.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + b.digest;
+    uint64_t size = static_cast<uint64_t>(st.st_size);
     UniqueFd fd = open_file(path, O_RDONLY);
-    HttpRequest put{"PUT", loc, {"Content-Type: application/octet-stream"}, "", fd.get(),
-                    static_cast<uint64_t>(st.st_size)};
+    uint64_t chunk = store.config().push_chunk_size;
+    if (chunk && size > chunk) loc = upload_chunks(cl, loc, fd.get(), size, chunk, what + " " + short_digest(b.digest));
+    else ::lseek(fd.get(), 0, SEEK_SET);
+    loc += (loc.find('?') == std::string::npos ? "?" : "&") + std::string("digest=") + b.digest;
+    HttpRequest put{"PUT", loc, {"Content-Type: application/octet-stream"}, "", fd.get(), size};
+    if (chunk && size > chunk) put = HttpRequest{"PUT", loc, {"Content-Length: 0"}, ""};
     HttpResponse done = cl.request(put);
     if (done.status != 201 && done.status != 204)
       throw Error(fmt::format("{}: uploading {} {}: HTTP {} {}", ep.host, what, short_digest(b.digest), done.status,

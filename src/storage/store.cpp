@@ -78,11 +78,12 @@ std::string Store::blob_path(const std::string& digest) const {
 }
 std::string Store::layer_dir(const std::string& chain_id) const { return root_ + "/layers/" + digest_hex(chain_id); }
 std::string Store::layer_diff(const std::string& chain_id) const { return layer_dir(chain_id) + "/diff"; }
+std::string Store::partial_path(const std::string& digest) const { return root_ + "/partial/" + digest_hex(digest); }
 
 void Store::prepare_for_write() {
   if (prepared_) return;
   log::Phase p("store: prepare");
-  for (const char* d : {"", "/blobs/sha256", "/layers", "/locks", "/tmp"}) mkdirs(root_ + d, 0700);
+  for (const char* d : {"", "/blobs/sha256", "/layers", "/locks", "/tmp", "/partial"}) mkdirs(root_ + d, 0700);
   clean_staging();
   prepared_ = true;
 }
@@ -419,6 +420,13 @@ bool Store::garbage_collect(uint64_t* reclaimed) {
   for (const auto& name : list_dir(root_ + "/blobs/sha256")) {
     if (blobs.count(name)) continue;
     std::string p = root_ + "/blobs/sha256/" + name;
+    struct stat st;
+    if (::lstat(p.c_str(), &st) == 0) freed += static_cast<uint64_t>(st.st_size);
+    ::unlink(p.c_str());
+  }
+  // Interrupted downloads: no pull runs (they hold gc.lock shared).
+  for (const auto& name : list_dir(root_ + "/partial")) {
+    std::string p = root_ + "/partial/" + name;
     struct stat st;
     if (::lstat(p.c_str(), &st) == 0) freed += static_cast<uint64_t>(st.st_size);
     ::unlink(p.c_str());

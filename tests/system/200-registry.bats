@@ -13,6 +13,10 @@ local_setup() {
 }
 
 local_teardown() {
+    # The disk-full test's store on the small file system.
+    if [[ -n ${FULL_ROOT:-} ]]; then
+        den unshare rm -rf "$FULL_ROOT" >/dev/null 2>&1 || rm -rf "$FULL_ROOT" 2>/dev/null || true
+    fi
     local p
     for p in "${REGS[@]}"; do kill "$p" 2>/dev/null || true; done
     local ids
@@ -286,6 +290,69 @@ EOF
     done
 }
 
+@test "a connection cut mid-blob is resumed with Range in the same pull" {
+    start_fake cut
+    run_den pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
+    assert_success
+    grep -Eq ' bytes=[1-9][0-9]*-$' "$WORK/fake-cut/port.log" ||
+        fail "no ranged request after the cut: $(cat "$WORK/fake-cut/port.log")"
+    run_den run --rm --network none "127.0.0.1:$FAKE_PORT/bad/img:1" echo resumed
+    assert_output resumed
+    [[ -z $(ls -A "$GRAPHROOT/partial") ]] || fail "partial downloads left: $(ls -A "$GRAPHROOT/partial")"
+}
+
+@test "chunked push (push_chunk_size): skopeo and den read back the same image" {
+    start_registry r
+    mkdir -p "$XDG_CONFIG_HOME/den"
+    printf '[engine]\npush_chunk_size = 65536\n' >"$XDG_CONFIG_HOME/den/den.conf"
+    local ref=127.0.0.1:$r_PORT/chunk/bb:1
+    den tag bb "$ref"
+    run_den --log-level=debug push "$ref"
+    assert_success
+    local chunks
+    chunks=$(grep -c "upload blob .*: [0-9]* of [0-9]* bytes" <<<"$stderr" || true)
+    ((chunks > 4)) || fail "expected a chunked upload (>4 PATCHes), saw $chunks: $stderr"
+    run skopeo inspect --tls-verify=false "docker://$ref"
+    assert_success
+    local id
+    id=$(image_id bb)
+    den rmi "$ref" bb >/dev/null
+    run_den pull -q "$ref"
+    assert_success
+    assert_equal "$(image_id "$ref")" "$id"
+}
+
+@test "disk full mid-pull: one clear error, nothing half-made, the store works on" {
+    local full=/var/tmp/den-test-full/$(id -un)
+    [[ -d $full && -w $full ]] || skip "no small file system at $full (tests/setup makes it)"
+    mountpoint -q /var/tmp/den-test-full || skip "/var/tmp/den-test-full is not a separate file system"
+    start_registry r
+    # A layer of 32 MB of random bytes: bigger than the 24 MB file system.
+    mkdir -p "$WORK/big"
+    head -c 32000000 /dev/urandom >"$WORK/big/blob"
+    tar -C "$WORK/big" -cf "$WORK/big.tar" blob
+    local ref=127.0.0.1:$r_PORT/big/img:1
+    den import "$WORK/big.tar" "$ref" >/dev/null
+    den push -q "$ref"
+    local root=$full/g.$BATS_TEST_NUMBER.$$
+    FULL_ROOT=$root
+    run_den --root "$root" pull -q "$ref"
+    assert_den_error "No space left on device"
+    assert_stderr_contains "127.0.0.1:$r_PORT"
+    run_den --root "$root" images -q
+    assert_success
+    assert_output ""
+    GRAPHROOT=$root assert_no_staging_leftovers
+    # What filled the disk is gone, so the next calls work.
+    [[ -z $(ls -A "$root/partial") ]] || fail "the partial download was kept on a full disk: $(ls -A "$root/partial")"
+    den tag bb "127.0.0.1:$r_PORT/small/bb:1"
+    den push -q "127.0.0.1:$r_PORT/small/bb:1"
+    run_den --root "$root" pull -q "127.0.0.1:$r_PORT/small/bb:1"
+    assert_success
+    run_den --root "$root" run --rm --network none "127.0.0.1:$r_PORT/small/bb:1" echo still-works
+    assert_output still-works
+}
+
 @test "flaky and redirecting registries still work: 500 is retried, redirects are followed" {
     local mode
     for mode in flaky redirect; do
@@ -380,17 +447,25 @@ EOF
     # The registry goes away while den downloads: one clear error.
     "$DEN" pull -q "$ref" >"$WORK/out" 2>"$WORK/err" &
     pid=$!
-    sleep 1
+    sleep 0.4
     kill "${REGS[-1]}"
     local status=0
     wait "$pid" || status=$?
     [[ $status -eq 125 ]] || fail "expected 125 when the registry died, got $status: $(cat "$WORK/err")"
     grep -q "127.0.0.1:$FAKE_PORT" "$WORK/err" || fail "the error does not name the registry: $(cat "$WORK/err")"
-    # A good registry with the same image: the pull works and cleans up.
+    # What arrived was kept...
+    local part
+    part=$(find "$GRAPHROOT/partial" -type f -size +0 | head -n1)
+    [[ -n $part ]] || fail "no partial download was kept in $GRAPHROOT/partial"
+    # ... and a good registry with the same image resumes it: the pull asks
+    # for the rest only (Range), works and cleans up.
     start_fake ok
     run_den pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
     assert_success
+    grep -Eq "^sha256:$(basename "$part") bytes=[1-9][0-9]*-\$" "$WORK/fake-ok/port.log" ||
+        fail "the pull did not resume $(basename "$part"): $(cat "$WORK/fake-ok/port.log")"
     assert_no_staging_leftovers
+    [[ -z $(ls -A "$GRAPHROOT/partial") ]] || fail "partial downloads left: $(ls -A "$GRAPHROOT/partial")"
     run_den run --rm --network none "127.0.0.1:$FAKE_PORT/bad/img:1" echo recovered
     assert_output recovered
 }

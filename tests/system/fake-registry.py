@@ -14,6 +14,12 @@ loopback port that it writes into PORTFILE. MODE breaks it:
     no-challenge  /v2/ answers 401 without WWW-Authenticate
     redirect      blobs answer 307 to another path of this server
     slow          layer blobs trickle (64 KiB every 0.1 s), for kills mid-pull
+    cut           the first GET of each layer blob stops halfway (connection
+                  closed); later GETs are served, honouring Range
+
+Except in wrong-digest and truncated modes, "Range: bytes=N-" is honoured
+(206). The Range header of every blob GET ("-" when none) is appended to
+PORTFILE.log, one "DIGEST RANGE" line each.
 """
 import time
 import http.server
@@ -35,6 +41,7 @@ def blob(digest):
 manifest = blob(manifest_digest)
 layers = {l["digest"] for l in json.loads(manifest)["layers"]}
 failed_once = set()
+cut_once = set()
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -71,6 +78,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 data = blob(digest)
             except OSError:
                 return self.send(404, b'{"errors":[{"code":"BLOB_UNKNOWN"}]}')
+            if self.command == "GET":
+                with open(portfile + ".log", "a") as f:
+                    f.write("%s %s\n" % (digest, self.headers.get("Range", "-")))
             if mode == "redirect" and not real:
                 return self.send(307, b"", {"Location": "/real/" + digest})
             if mode == "flaky" and digest not in failed_once:
@@ -78,15 +88,35 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(500, b"try again")
             if digest in layers and mode == "wrong-digest":
                 data = data[:-1] + bytes([data[-1] ^ 1])
-            if digest in layers and mode == "slow":
+            start = 0
+            rng = self.headers.get("Range", "")
+            if rng.startswith("bytes=") and rng.endswith("-") and mode not in ("wrong-digest", "truncated"):
+                start = int(rng[6:-1])
+                if start >= len(data):
+                    return self.send(416, b"")
+            if digest in layers and mode == "cut" and digest not in cut_once:
+                cut_once.add(digest)
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                for i in range(0, len(data), 65536):
+                self.wfile.write(data[: len(data) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
+            if digest in layers and mode == "slow":
+                self.send_response(206 if start else 200)
+                self.send_header("Content-Length", str(len(data) - start))
+                if start:
+                    self.send_header("Content-Range", "bytes %d-%d/%d" % (start, len(data) - 1, len(data)))
+                self.end_headers()
+                for i in range(start, len(data), 65536):
                     self.wfile.write(data[i:i + 65536])
                     self.wfile.flush()
                     time.sleep(0.1)
                 return
+            if start:
+                return self.send(206, data[start:], {"Content-Type": "application/octet-stream",
+                                                     "Content-Range": "bytes %d-%d/%d" % (start, len(data) - 1, len(data))})
             if digest in layers and mode == "truncated":
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(data)))
