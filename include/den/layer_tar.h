@@ -59,6 +59,10 @@ struct ExtractResult {
 // (Errc::Invalid for bad archives, naming the offending entry).
 ExtractResult extract_layer(const std::string& blob_path, const std::string& dest, const ExtractOptions& opts);
 
+// The same, reading the blob from fd as it arrives (a socket fed by a
+// download), whose compression is known from its media type. Reads to EOF.
+ExtractResult extract_layer_stream(int fd, Compression c, const std::string& dest, const ExtractOptions& opts);
+
 // Streams the uncompressed tar of a (possibly compressed) blob to out_fd and
 // returns its diff_id. Used to write docker-archive layer.tar files.
 ExtractResult decompress_to_fd(const std::string& blob_path, int out_fd);

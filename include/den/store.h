@@ -119,6 +119,12 @@ class Store {
   // verifies that the tar's diff_id equals `expected_diff_id` (when given).
   // Returns the record. Thread-safe for different chain ids.
   LayerRecord ensure_layer(const std::string& parent_chain_id, const LayerDescriptor& d);
+  // The same, extracting from `stream_fd` while the blob still downloads
+  // (see extract_layer_stream); the diff_id of what arrived is checked
+  // against d.diff_id, which the verified config names. Reads stream_fd to
+  // its end even when the layer is already present.
+  LayerRecord ensure_layer_streamed(const std::string& parent_chain_id, const LayerDescriptor& d, int stream_fd,
+                                    int compression);
 
   // ---- images --------------------------------------------------------------
   std::vector<ImageRecord> images() const;
@@ -155,6 +161,8 @@ class Store {
 
  private:
   void write_images(const std::vector<ImageRecord>& imgs);
+  LayerRecord ensure_layer_with(const std::string& parent_chain_id, const LayerDescriptor& d, int stream_fd,
+                                int compression);
   void clean_staging();
 
   Config cfg_;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include "den/http.h"
 #include "den/image.h"
 #include "den/image_archive.h"
+#include "den/layer_tar.h"
 #include "den/log.h"
 #include "den/reference.h"
 #include "den/strings.h"
@@ -211,6 +213,16 @@ Manifest get_manifest(Client& cl, const std::string& reference) {
   return m;
 }
 
+// The compression a layer media type names (as an int of den::Compression),
+// or -1 when it names none den can stream.
+int stream_compression(const std::string& mt) {
+  auto ends = [&](std::string_view suf) { return mt.size() >= suf.size() && mt.compare(mt.size() - suf.size(), suf.size(), suf) == 0; };
+  if (ends("tar+gzip") || ends("tar.gzip")) return static_cast<int>(Compression::Gzip);
+  if (ends("tar+zstd")) return static_cast<int>(Compression::Zstd);
+  if (mt == media::kOciLayer || ends(".tar")) return static_cast<int>(Compression::None);
+  return -1;
+}
+
 bool is_index(const std::string& mt) { return mt == media::kOciIndex || mt == media::kDockerManifestList; }
 
 // A partly downloaded blob, GRAPHROOT/partial/<hex>: the bytes received so
@@ -260,19 +272,44 @@ class PartialBlob {
   UniqueFd fd_;
 };
 
+// A copy of a download's bytes for the layer extraction that runs at the
+// same time (a socket; see pull_from). It stays alive only while the bytes
+// go out in order from the blob's first byte; after a restart or a write
+// error it is closed, and the layer is extracted from the blob afterwards.
+struct Tee {
+  UniqueFd fd;
+  bool alive() const { return bool(fd); }
+  void put(const char* p, size_t n) {
+    while (fd && n) {
+      ssize_t w = ::send(fd.get(), p, n, MSG_NOSIGNAL);
+      if (w < 0 && errno == EINTR) continue;
+      if (w <= 0) {
+        fd.reset();
+        return;
+      }
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  }
+};
+
 // Streams a blob into the store, verifying size and digest on the way;
 // resumes a partial download (see PartialBlob) and, when the connection
 // breaks, retries from where it stopped.
 void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t size,
-                   const std::function<void(uint64_t)>& on_bytes = {}) {
+                   const std::function<void(uint64_t)>& on_bytes = {}, Tee* tee = nullptr) {
   PartialBlob part(store, digest);
-  if (store.has_blob(digest)) return;  // a concurrent pull committed it
+  if (store.has_blob(digest)) {  // a concurrent pull committed it
+    if (tee) tee->fd.reset();
+    return;
+  }
   Sha256 hash;
   uint64_t got = part.rehash(hash);
   if (size && got > size) {
     part.truncate();
     got = part.rehash(hash);
   }
+  if (tee && got) tee->fd.reset();  // a resumed blob is extracted afterwards
   if (got) log::debug("blob {}: resuming after {} of {} bytes", short_digest(digest), got, size);
   for (int attempt = 0; !(size && got == size); attempt++) {
     HttpRequest req{"GET", "/v2/" + cl.repo() + "/blobs/" + digest};
@@ -285,6 +322,7 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
       std::string cr = h.header("content-range");
       if (h.status == 206 && cr.rfind(fmt::format("bytes {}-", from), 0) == 0) return;
       log::debug("blob {}: the registry sent the whole blob (HTTP {})", short_digest(digest), h.status);
+      if (tee) tee->fd.reset();
       part.truncate();
       hash = Sha256();
       got = 0;
@@ -298,6 +336,7 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
                                                  short_digest(digest), size),
                                      Errc::Corrupt);
                        write_all(part.fd(), std::string_view(p, n), "write blob");
+                       if (tee) tee->put(p, n);
                        hash.update(p, n);
                        got += n;
                        if (on_bytes) on_bytes(got);
@@ -326,6 +365,7 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
     }
     if (r.status == 404) throw Error(fmt::format("{}: blob {} of {} not found", cl.host(), digest, cl.repo()));
     if (r.status == 416 && from) {  // our partial is no prefix the server knows: start over
+      if (tee) tee->fd.reset();
       part.truncate();
       hash = Sha256();
       got = 0;
@@ -500,29 +540,67 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
       size_t i = next++;
       if (i >= layers.size()) return;
       const LayerDescriptor& d = layers[i];
+      const std::string parent = i == 0 ? "" : chains[i - 1];
       try {
         LayerProgress lp{i, layers.size(), d.blob_digest, 0, d.blob_size, false};
         if (store.has_blob(d.blob_digest)) {
           lp.skipped = true;
           lp.done = d.blob_size;
-          std::lock_guard<std::mutex> g(mu);
-          if (o.layer_progress) o.layer_progress(lp);
-          else say(fmt::format("Copying blob {} skipped: already exists", short_digest(d.blob_digest)));
+          {
+            std::lock_guard<std::mutex> g(mu);
+            if (o.layer_progress) o.layer_progress(lp);
+            else say(fmt::format("Copying blob {} skipped: already exists", short_digest(d.blob_digest)));
+          }
+          store.ensure_layer(parent, d);
         } else {
           uint64_t reported = 0;
-          download_blob(wc, store, d.blob_digest, d.blob_size, [&](uint64_t got) {
+          auto on_bytes = [&](uint64_t got) {
             if (!o.layer_progress || got - reported < 65536) return;
             reported = got;
             lp.done = got;
             std::lock_guard<std::mutex> g(mu);
             o.layer_progress(lp);
-          });
+          };
+          // The layer is extracted while it downloads: the bytes go to the
+          // blob file and, through a socket, to an extraction thread, so a
+          // pull takes about as long as the slower of the two, not their
+          // sum. What is extracted is checked against the config's diff_id
+          // (the config itself was verified by its digest).
+          int comp = stream_compression(d.media_type);
+          bool stream = comp >= 0 && !path_exists(store.partial_path(d.blob_digest));
+          bool extracted = false;
+          if (stream) {
+            int sv[2];
+            if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) throw sys_error("socketpair");
+            Tee tee{UniqueFd(sv[0])};
+            UniqueFd rd(sv[1]);
+            std::thread ext([&] {
+              try {
+                store.ensure_layer_streamed(parent, d, rd.get(), comp);
+                extracted = true;
+              } catch (const Error& e) {
+                log::debug("layer {}: extraction while downloading failed ({}); extracting from the blob",
+                           short_digest(d.blob_digest), e.what());
+              }
+            });
+            try {
+              download_blob(wc, store, d.blob_digest, d.blob_size, on_bytes, &tee);
+            } catch (...) {
+              tee.fd.reset();
+              ext.join();
+              throw;
+            }
+            tee.fd.reset();
+            ext.join();
+          } else {
+            download_blob(wc, store, d.blob_digest, d.blob_size, on_bytes);
+          }
+          if (!extracted) store.ensure_layer(parent, d);
           lp.done = d.blob_size;
           std::lock_guard<std::mutex> g(mu);
           if (o.layer_progress) o.layer_progress(lp);
           else say(fmt::format("Copying blob {} done", short_digest(d.blob_digest)));
         }
-        store.ensure_layer(i == 0 ? "" : chains[i - 1], d);
       } catch (const Error& e) {
         std::lock_guard<std::mutex> g(mu);
         if (!first_error) first_error = e;

@@ -138,8 +138,19 @@ class RawStream {
       n += r;
     }
     if (::lseek(fd_.get(), 0, SEEK_SET) != 0) throw sys_error(fmt::format("seek {}", blob_path));
-    compression_ = detect_compression(magic, n);
+    open(detect_compression(magic, n));
+  }
+  // A stream that cannot seek back (a socket fed by a download): its
+  // compression is known beforehand (from the media type). fd is borrowed.
+  RawStream(int fd, Compression c) {
+    fd_.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!fd_) throw sys_error("dup layer stream");
+    open(c);
+  }
 
+ private:
+  void open(Compression c) {
+    compression_ = c;
     a_.reset(archive_read_new());
     if (!a_) throw Error("libarchive: out of memory");
     // Only the filter the magic bytes name: no bidding by exotic filters
@@ -167,6 +178,7 @@ class RawStream {
     }
   }
 
+ public:
   // Next block of uncompressed bytes, hashed; false at EOF. Throws on errors.
   bool next(const void** buf, size_t* len) {
     while (!eof_) {
@@ -682,6 +694,13 @@ ExtractResult extract_layer(const std::string& blob_path, const std::string& des
   log::Phase phase("extract layer " + blob_path);
   Extractor ex(dest, opts);
   RawStream raw(blob_path);
+  return ex.run(raw);
+}
+
+ExtractResult extract_layer_stream(int fd, Compression c, const std::string& dest, const ExtractOptions& opts) {
+  log::Phase phase("extract layer stream");
+  Extractor ex(dest, opts);
+  RawStream raw(fd, c);
   return ex.run(raw);
 }
 

@@ -183,10 +183,36 @@ std::optional<LayerRecord> Store::layer(const std::string& chain_id) const {
 }
 
 LayerRecord Store::ensure_layer(const std::string& parent_chain_id, const LayerDescriptor& d) {
+  return ensure_layer_with(parent_chain_id, d, -1, 0);
+}
+
+LayerRecord Store::ensure_layer_streamed(const std::string& parent_chain_id, const LayerDescriptor& d, int stream_fd,
+                                         int compression) {
+  return ensure_layer_with(parent_chain_id, d, stream_fd, compression);
+}
+
+LayerRecord Store::ensure_layer_with(const std::string& parent_chain_id, const LayerDescriptor& d, int stream_fd,
+                                     int compression) {
+  // A stream is read to its end whatever happens, so its writer never blocks.
+  auto drain = [&] {
+    if (stream_fd < 0) return;
+    char buf[65536];
+    try {
+      while (read_some(stream_fd, buf, sizeof buf) > 0) {
+      }
+    } catch (const Error&) {
+    }
+  };
   std::string chain_id = parent_chain_id.empty() ? d.diff_id : sha256_digest(parent_chain_id + " " + d.diff_id);
-  if (auto l = layer(chain_id)) return *l;
+  if (auto l = layer(chain_id)) {
+    drain();
+    return *l;
+  }
   FileLock lock = FileLock::acquire(root_ + "/locks/layer-" + digest_hex(chain_id) + ".lock");
-  if (auto l = layer(chain_id)) return *l;  // another den extracted it meanwhile
+  if (auto l = layer(chain_id)) {  // another den extracted it meanwhile
+    drain();
+    return *l;
+  }
   log::Phase phase("store: extract layer " + chain_id.substr(0, 19));
   Staging st = staging("layer");
   std::string diff = st.path() + "/diff";
@@ -196,8 +222,11 @@ LayerRecord Store::ensure_layer(const std::string& parent_chain_id, const LayerD
   opts.warn = [](const std::string& w) { log::warn("{}", w); };
   ExtractResult res;
   try {
-    res = extract_layer(blob_path(d.blob_digest), diff, opts);
+    res = stream_fd >= 0 ? extract_layer_stream(stream_fd, static_cast<Compression>(compression), diff, opts)
+                         : extract_layer(blob_path(d.blob_digest), diff, opts);
+    drain();  // bytes after the compressed stream's end
   } catch (Error& e) {
+    drain();
     throw e.context(fmt::format("extract layer {}", d.blob_digest));
   }
   if (!d.diff_id.empty() && res.diff_id != d.diff_id)

@@ -292,8 +292,11 @@ EOF
 
 @test "a connection cut mid-blob is resumed with Range in the same pull" {
     start_fake cut
-    run_den pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
+    run_den --log-level=debug pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
     assert_success
+    # The layer was extracted while it downloaded, across the resume.
+    assert_stderr_contains "extract layer stream"
+    [[ $stderr != *"extracting from the blob"* ]] || fail "the streamed extraction failed: $stderr"
     grep -Eq ' bytes=[1-9][0-9]*-$' "$WORK/fake-cut/port.log" ||
         fail "no ranged request after the cut: $(cat "$WORK/fake-cut/port.log")"
     run_den run --rm --network none "127.0.0.1:$FAKE_PORT/bad/img:1" echo resumed
