@@ -30,10 +30,11 @@ void add_notify_socket(RunPlan& plan, const ContainerConfig& c);
 
 // ---- systemd unit text --------------------------------------------------------------
 
-// One word of an Exec= line, quoted as systemd parses it (%, $, quotes,
-// backslashes and spaces escaped).
-std::string systemd_quote(std::string_view word);
-std::string systemd_command_line(const std::vector<std::string>& argv);
+// One word of an Exec= line, quoted as systemd parses it ($, quotes,
+// backslashes and spaces escaped; % too unless `specifiers`: Quadlet values
+// keep systemd's %N, %h, ... as podman's do).
+std::string systemd_quote(std::string_view word, bool specifiers = false);
+std::string systemd_command_line(const std::vector<std::string>& argv, bool specifiers = false);
 
 struct GenerateOptions {
   bool new_container = false;    // --new: the unit creates (and removes) the container

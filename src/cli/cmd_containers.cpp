@@ -365,6 +365,7 @@ void stop_one(ContainerStore& cs, const std::string& id, int timeout, int sig) {
     FileLock l = cs.lock(id);
     ContainerState st = cs.state(id);
     st.stopped_by_user = true;
+    st.restarting = false;  // a monitor waiting to restart it gives up
     cs.save_state(id, st);
   }
   ContainerState st = cs.state(id);

@@ -168,12 +168,9 @@ void maybe_advise_linger(Context& ctx, const ContainerConfig& c) {
     write_file_atomic(marker, "", 0600, Sync::None);
   } catch (const Error&) {
   }
-  std::string msg = fmt::format(
-      "WARN: user {} has no linger: this container (and its restart policy) ends when you log out; to keep it "
-      "running, run `loginctl enable-linger {}`\n",
-      cfg.user_name, cfg.user_name);
-  ssize_t n = ::write(STDERR_FILENO, msg.data(), msg.size());
-  (void)n;
+  log::warn("user {} has no linger: this container (and its restart policy) ends when you log out; to keep it "
+            "running, run `loginctl enable-linger {}`",
+            cfg.user_name, cfg.user_name);
 }
 
 std::string health_status_suffix(const ContainerState& st) {
@@ -234,7 +231,9 @@ std::vector<std::string> containers_for_start_all(ContainerStore& cs, const std:
     by_key[k].push_back(v);
   }
   std::vector<std::string> out;
-  for (const auto& e : cs.load_all()) {
+  std::vector<ContainerStore::Entry> all = cs.load_all();
+  std::sort(all.begin(), all.end(), [](const auto& x, const auto& y) { return x.config.created < y.config.created; });
+  for (const auto& e : all) {
     if (e.state.status == ContainerStatus::Running || e.state.status == ContainerStatus::Paused) continue;
     ContainerConfig c = cs.config(e.config.id);
     bool ok = true;
@@ -588,7 +587,7 @@ void register_service_commands(std::vector<Command>& t) {
                gen_opts, false, 0, 3, cmd_quadlet_generate});
   t.push_back({{{"auto-update"}},
                "[OPTIONS]",
-               "Update containers whose label io.containers.autoupdate is registry or local, by restarting their units",
+               "Update containers labelled io.containers.autoupdate by restarting their units",
                "den auto-update --dry-run",
                {{"dry-run", 0, OptKind::Bool, "", "Check for updates without applying them", ""},
                 {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""}},

@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cctype>
+#include <cstdio>
 #include <cstring>
 
 #include "den/container.h"
@@ -161,6 +163,26 @@ void apply_health_result(HealthLog& h, const HealthResult& r, int retries, bool 
 
 namespace {
 
+// Kills pid and all its descendants (a shell's children would otherwise
+// outlive a timed-out check).
+void kill_tree(pid_t root) {
+  std::vector<pid_t> tree = {root};
+  for (size_t i = 0; i < tree.size(); i++) {
+    for (const auto& name : list_dir("/proc")) {
+      if (name.empty() || !std::isdigit(static_cast<unsigned char>(name[0]))) continue;
+      auto stat = read_file_if_exists("/proc/" + name + "/stat");
+      if (!stat) continue;
+      auto close = stat->rfind(')');
+      if (close == std::string::npos) continue;
+      int ppid = 0;
+      char state = 0;
+      if (std::sscanf(stat->c_str() + close + 1, " %c %d", &state, &ppid) == 2 && ppid == tree[i])
+        tree.push_back(static_cast<pid_t>(std::stoi(name)));
+    }
+  }
+  for (pid_t p : tree) ::kill(p, SIGKILL);
+}
+
 // Runs argv in the container with stdout+stderr captured, killing it at the
 // timeout.
 HealthResult exec_check(ContainerStore& cs, const ContainerConfig& c, const ContainerState& st) {
@@ -204,7 +226,7 @@ HealthResult exec_check(ContainerStore& cs, const ContainerConfig& c, const Cont
     if (w == pid) break;
     int64_t now = now_nanos();
     if (now >= deadline) {
-      ::kill(pid, SIGKILL);
+      kill_tree(pid);
       while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
       }
       timed_out = true;

@@ -287,7 +287,7 @@ UnitFile quadlet_convert(const std::string& file, const std::string& text, const
   };
   auto with_den = [&](std::vector<std::string> args) {
     args.insert(args.begin(), den_path);
-    return systemd_command_line(args);
+    return systemd_command_line(args, true);
   };
   UnitFile u;
   u.name = quadlet_unit_name(base);

@@ -13,12 +13,12 @@
 
 namespace den {
 
-std::string systemd_quote(std::string_view w) {
+std::string systemd_quote(std::string_view w, bool specifiers) {
   std::string out;
   bool needs_quotes = w.empty();
   for (char ch : w) {
     switch (ch) {
-      case '%': out += "%%"; break;
+      case '%': out += specifiers ? "%" : "%%"; break;
       case '$': out += "$$"; break;
       case '\\': out += "\\\\"; needs_quotes = true; break;
       case '"': out += "\\\""; needs_quotes = true; break;
@@ -33,9 +33,9 @@ std::string systemd_quote(std::string_view w) {
   return needs_quotes ? "\"" + out + "\"" : out;
 }
 
-std::string systemd_command_line(const std::vector<std::string>& argv) {
+std::string systemd_command_line(const std::vector<std::string>& argv, bool specifiers) {
   std::vector<std::string> words;
-  for (const auto& a : argv) words.push_back(systemd_quote(a));
+  for (const auto& a : argv) words.push_back(systemd_quote(a, specifiers));
   return join(words, " ");
 }
 

@@ -57,7 +57,7 @@ check "import a busybox image" "$DEN" import ~/bb.tar bb
 
 # ---- a unit from `den generate systemd --new` --------------------------------------
 U=container-web.service
-check "generate systemd --new" sh -c "'$DEN' create --name web --network none bb sleep 100000 >/dev/null &&
+check "generate systemd --new" sh -c "'$DEN' create --name web --network none --stop-timeout 2 bb sleep 100000 >/dev/null &&
     '$DEN' generate systemd --new --name --restart-sec 1 web >~/.config/systemd/user/$U && '$DEN' rm web >/dev/null"
 sc daemon-reload
 check "systemctl --user start returns once the container runs (Type=notify)" \
@@ -95,6 +95,7 @@ Description=den Quadlet test
 Image=bb
 Exec=sleep 100000
 Network=none
+StopTimeout=2
 
 [Service]
 Restart=on-failure
