@@ -371,10 +371,14 @@ void stop_one(ContainerStore& cs, const std::string& id, int timeout, int sig) {
   ContainerState st = cs.state(id);
   if (st.status != ContainerStatus::Running && st.status != ContainerStatus::Paused) return;
   if (st.pid > 0) ::kill(st.pid, sig);
-  if (wait_for_exit(cs, id, timeout * 1000, &st)) return;
-  log::debug("stop: {} did not exit after {} s, sending SIGKILL", id.substr(0, 12), timeout);
-  if (st.pid > 0) ::kill(st.pid, SIGKILL);
-  wait_for_exit(cs, id, -1, &st);
+  if (!wait_for_exit(cs, id, timeout * 1000, &st)) {
+    log::debug("stop: {} did not exit after {} s, sending SIGKILL", id.substr(0, 12), timeout);
+    if (st.pid > 0) ::kill(st.pid, SIGKILL);
+    wait_for_exit(cs, id, -1, &st);
+  }
+  // Returns once the monitor is done too (--rm removal): a systemd unit's
+  // ExecStop expects the service's processes gone when it returns.
+  wait_for_monitor_exit(st, 10000);
 }
 
 int cmd_stop(Context& ctx, const Args& a) {

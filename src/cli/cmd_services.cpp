@@ -173,6 +173,18 @@ void maybe_advise_linger(Context& ctx, const ContainerConfig& c) {
             cfg.user_name, cfg.user_name);
 }
 
+void wait_for_monitor_exit(const ContainerState& st, int timeout_ms) {
+  if (st.monitor_pid <= 0 || st.monitor_pid == ::getpid()) return;
+  int64_t deadline = now_nanos() + int64_t{timeout_ms} * 1000000;
+  while (process_start_time(st.monitor_pid) == st.monitor_start && st.monitor_start != 0) {
+    if (now_nanos() >= deadline) {
+      log::debug("stop: monitor {} still runs after {} ms", st.monitor_pid, timeout_ms);
+      return;
+    }
+    ::usleep(10000);
+  }
+}
+
 std::string health_status_suffix(const ContainerState& st) {
   if (st.status != ContainerStatus::Running || st.health.empty()) return "";
   if (st.health == "starting") return " (health: starting)";
@@ -583,7 +595,15 @@ void register_service_commands(std::vector<Command>& t) {
   t.push_back({{{"quadlet", "generate"}},
                "[OPTIONS] OUTPUT_DIR [EARLY_DIR LATE_DIR]",
                "Turn Quadlet files into systemd units (the systemd generator's work)",
-               "den quadlet generate --dry-run\nden quadlet generate --user /run/user/1000/systemd/generator",
+               "den quadlet generate --dry-run\nden quadlet generate --user /run/user/1000/systemd/generator\n\n"
+               "[Container] keys: Image (required), ContainerName (default systemd-%N), Exec, Entrypoint,\n"
+               "Environment, EnvironmentFile, PublishPort, Volume, Mount, Network, Label, Annotation, User,\n"
+               "WorkingDir, HostName, ReadOnly, RunInit, NoNewPrivileges, AddCapability, DropCapability, Tmpfs,\n"
+               "Ulimit, HealthCmd, HealthInterval, HealthRetries, HealthStartPeriod, HealthTimeout,\n"
+               "HealthOnFailure, LogDriver, ShmSize, StopSignal, StopTimeout, Pull, Notify, AutoUpdate,\n"
+               "PodmanArgs/DenArgs. [Volume]: VolumeName, Label, Driver, Options, Type, Device.\n"
+               "[Network]: NetworkName, Label, Subnet, Gateway, Driver, Internal, IPv6.\n"
+               "[Unit], [Service], [Install] and X-* sections are copied into the unit.",
                gen_opts, false, 0, 3, cmd_quadlet_generate});
   t.push_back({{{"auto-update"}},
                "[OPTIONS]",

@@ -20,6 +20,9 @@ void replace_container(Context& ctx, const std::string& name);
 // `run -d` rootless, outside a unit, without linger and with a restart
 // policy: advice on `loginctl enable-linger` (once per boot).
 void maybe_advise_linger(Context& ctx, const ContainerConfig& c);
+// Waits (at most timeout_ms) for the container's monitor, as recorded in
+// st, to exit.
+void wait_for_monitor_exit(const ContainerState& st, int timeout_ms);
 // ps STATUS: " (healthy)", " (unhealthy)", " (health: starting)" or "".
 std::string health_status_suffix(const ContainerState& st);
 // `wait --condition`: blocks until the condition holds; returns the text

@@ -150,8 +150,20 @@ void remove_container(ContainerStore& cs, const std::string& id, const std::func
 
 bool wait_for_exit(ContainerStore& cs, const std::string& id, int timeout_ms, ContainerState* out) {
   int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_nanos() + int64_t{timeout_ms} * 1000000;
+  ContainerState last;
   for (;;) {
-    ContainerState s = cs.state(id);
+    ContainerState s;
+    try {
+      s = cs.state(id);
+    } catch (const Error& e) {
+      // Removed meanwhile (its monitor removes an --rm container): it exited.
+      if (e.code() != Errc::NotFound) throw;
+      last.status = ContainerStatus::Exited;
+      last.pid = 0;
+      if (out) *out = last;
+      return true;
+    }
+    last = s;
     if (s.status != ContainerStatus::Running && s.status != ContainerStatus::Paused &&
         s.status != ContainerStatus::Stopping) {
       if (out) *out = s;

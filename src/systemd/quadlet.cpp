@@ -196,7 +196,8 @@ Converted convert_container(const std::string& file, const IniSection& s) {
       }
     } else {
       throw at(file, e.line,
-               fmt::format("unknown key \"{}\" in [Container] (see `man den-quadlet` for the keys den supports)",
+               fmt::format("unknown key \"{}\" in [Container] (`den quadlet generate --help` lists the keys den "
+                           "supports)",
                            e.key));
     }
   }
@@ -302,7 +303,7 @@ UnitFile quadlet_convert(const std::string& file, const std::string& text, const
   if (c.type == "notify") t += "NotifyAccess=all\n";
   if (c.remain_after_exit) t += "RemainAfterExit=yes\n";
   t += "ExecStart=" + with_den(c.run) + "\n";
-  if (!c.stop.empty()) t += "ExecStop=" + with_den(c.stop) + "\n";
+  if (!c.stop.empty()) t += "ExecStop=-" + with_den(c.stop) + "\n";
   if (!c.stop_post.empty()) t += "ExecStopPost=-" + with_den(c.stop_post) + "\n";
   t += section_lines("Service");
   std::string install = section_lines("Install");

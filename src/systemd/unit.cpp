@@ -73,11 +73,12 @@ UnitFile generate_systemd_unit(const ContainerConfig& c, const GenerateOptions& 
     std::vector<std::string> run = {den, "run", "-d", "--replace", "--rm", "--sdnotify=conmon", "--name", c.name};
     run.insert(run.end(), o.run_args.begin(), o.run_args.end());
     t += "ExecStart=" + systemd_command_line(run) + "\n";
-    t += "ExecStop=" + systemd_command_line({den, "stop", "-t", stop_t, c.name}) + "\n";
+    // "-": a container already gone (it crashed, --rm removed it) is fine.
+    t += "ExecStop=-" + systemd_command_line({den, "stop", "-t", stop_t, c.name}) + "\n";
     t += "ExecStopPost=-" + systemd_command_line({den, "rm", "-f", c.name}) + "\n";
   } else {
     t += "ExecStart=" + systemd_command_line({den, "start", c.name}) + "\n";
-    t += "ExecStop=" + systemd_command_line({den, "stop", "-t", stop_t, c.name}) + "\n";
+    t += "ExecStop=-" + systemd_command_line({den, "stop", "-t", stop_t, c.name}) + "\n";
   }
   t += "Type=notify\nNotifyAccess=all\n";
   t += "\n[Install]\nWantedBy=default.target\n";

@@ -259,7 +259,7 @@ PY
     run_den generate systemd --name web
     assert_success
     assert_output_contains "ExecStart=$den start web"
-    assert_output_contains "ExecStop=$den stop -t 4 web"
+    assert_output_contains "ExecStop=-$den stop -t 4 web"
     assert_output_contains "Type=notify"
     assert_output_contains "NotifyAccess=all"
     assert_output_contains "Restart=on-failure"
@@ -427,4 +427,29 @@ web.container web.service $q/web.container"
     assert_stderr_contains "den-quadlet: $q/noimage.container:3: [Container] has no Image="
     [[ -f $out/good.service ]]
     [[ ! -e $out/bad.service && ! -e $out/noimage.service ]]
+}
+
+# ---------------------------------------------------------------------------
+# auto-update
+
+@test "auto-update --dry-run: a newer local image under the container's name is pending" {
+    DEN_SYSTEMD_UNIT=au.service den run -d --network none --name au -l io.containers.autoupdate=local bb sleep 1000 >/dev/null
+    local id
+    id=$(den inspect -f '{{.Id}}' au)
+    run_den auto-update --dry-run --format '{{.Unit}} {{.Container}} {{.Image}} {{.Policy}} {{.Updated}}'
+    assert_success
+    assert_output "au.service ${id:0:12} (au) bb local false"
+    # A different image now has the name bb.
+    den import -m "a newer bb" "$(busybox_tar)" bb >/dev/null
+    run_den auto-update --dry-run --format '{{.Unit}} {{.Updated}}'
+    assert_success
+    assert_output "au.service pending"
+    run_den inspect -f '{{index .Config.Labels "PODMAN_SYSTEMD_UNIT"}}' au
+    assert_output au.service
+
+    # A labelled container that no unit runs is an error.
+    den run -d --network none --name nounit -l io.containers.autoupdate=local bb sleep 1000 >/dev/null
+    run_den auto-update --dry-run --format '{{.Container}} {{.Updated}}'
+    assert_failure 125
+    assert_stderr_contains "container nounit is not run by a systemd unit"
 }

@@ -26,7 +26,7 @@ TEST_CASE("quadlet: a .container file becomes a notify service", "[quadlet]") {
                     "--env=A=1 \"--env=B=two words\" --publish=8080:8080 --label=app=web --label=tier=front "
                     "\"--health-cmd=wget -qO- localhost:8080\" --health-interval=5s bb httpd -f -p 8080 -h "
                     "\"/var/www html\"\n") != std::string::npos);
-  CHECK(u.text.find("ExecStop=/usr/bin/den stop web\n") != std::string::npos);
+  CHECK(u.text.find("ExecStop=-/usr/bin/den stop web\n") != std::string::npos);
   CHECK(u.text.find("ExecStopPost=-/usr/bin/den rm -f web\n") != std::string::npos);
   CHECK(u.text.find("Restart=always\n") != std::string::npos);
   CHECK(u.text.find("[Install]\nWantedBy=default.target\n") != std::string::npos);
@@ -48,8 +48,8 @@ TEST_CASE("quadlet: errors name the file and line", "[quadlet]") {
     return std::string("no error");
   };
   CHECK(err("/q/a.container", "[Container]\nImage=bb\nFrobnicate=yes\n") ==
-        "/q/a.container:3: unknown key \"Frobnicate\" in [Container] (see `man den-quadlet` for the keys den "
-        "supports)");
+        "/q/a.container:3: unknown key \"Frobnicate\" in [Container] (`den quadlet generate --help` lists the keys "
+        "den supports)");
   CHECK(err("/q/b.container", "[Unit]\nDescription=x\n[Container]\nExec=sh\n") ==
         "/q/b.container:3: [Container] has no Image= (the image to run is required)");
   CHECK(err("/q/c.container", "[Unit]\nDescription=x\n") == "/q/c.container:1: no [Container] section");
@@ -95,7 +95,7 @@ TEST_CASE("generate systemd: start/stop unit and --new unit", "[systemd]") {
   UnitFile u = generate_systemd_unit(c, o);
   CHECK(u.name == "container-" + c.id + ".service");
   CHECK(u.text.find("ExecStart=/usr/bin/den start web\n") != std::string::npos);
-  CHECK(u.text.find("ExecStop=/usr/bin/den stop -t 7 web\n") != std::string::npos);
+  CHECK(u.text.find("ExecStop=-/usr/bin/den stop -t 7 web\n") != std::string::npos);
   CHECK(u.text.find("TimeoutStopSec=67\n") != std::string::npos);
   CHECK(u.text.find("Type=notify\nNotifyAccess=all\n") != std::string::npos);
   o.new_container = true;

@@ -44,6 +44,15 @@ is() { [[ $1 == "$2" ]] || { echo "got '$1', want '$2'"; return 1; }; }
 in_unit_cgroup() { # PID UNIT
     grep -q "/$2\$" "/proc/$1/cgroup" || { cat "/proc/$1/cgroup"; return 1; }
 }
+# The unit stopped cleanly (inactive, Result=success) and its container is gone.
+stopped_clean() { # UNIT CONTAINER
+    local a r p
+    a=$(sc is-active "$1")
+    r=$(sc show -p Result --value "$1")
+    p=$("$DEN" ps -aq -f "name=$2")
+    echo "is-active=$a result=$r containers=[$p]"
+    [[ $a == inactive && $r == success && -z $p ]]
+}
 running_pid() { "$DEN" inspect -f '{{if .State.Running}}{{.State.Pid}}{{end}}' "$1" 2>/dev/null; }
 
 # A busybox image, from the VM's busybox-static.
@@ -79,9 +88,7 @@ check "NRestarts counts it" sh -c "test \"\$(systemctl --user show -p NRestarts 
 pid2=$(running_pid web)
 check "the new process is in the unit's cgroup" in_unit_cgroup "${pid2:-0}" "$U"
 check "systemctl --user stop stops it cleanly" sc stop "$U"
-check "the unit is inactive (not failed) and the container removed (--rm)" \
-    sh -c "test \"\$(systemctl --user is-active $U)\" = inactive && test \"\$(systemctl --user show -p Result --value $U)\" = success &&
-           test -z \"\$('$DEN' ps -aq -f name=web)\""
+check "the unit is inactive (not failed) and the container removed (--rm)" stopped_clean "$U" web
 
 # ---- Quadlet -------------------------------------------------------------------------
 sudo mkdir -p /etc/systemd/user-generators
@@ -115,9 +122,8 @@ check "kill -9: the Quadlet unit restarts the container" \
     sh -c "kill -9 ${qpid:-0}"
 check "a new container process after the restart" \
     wait_for 90 '[[ -n $(running_pid systemd-q1) && $(running_pid systemd-q1) != "$qpid" && $(sc is-active q1.service) == active ]]'
-check "systemctl --user stop q1.service: inactive, container removed" \
-    sh -c "systemctl --user stop q1.service && test \"\$(systemctl --user is-active q1.service)\" = inactive &&
-           test -z \"\$('$DEN' ps -aq -f name=systemd-q1)\""
+check "systemctl --user stop q1.service" sc stop q1.service
+check "q1.service is inactive (not failed), its container removed" stopped_clean q1.service systemd-q1
 
 echo "1..$n"
 exit $((failed > 0))
