@@ -186,7 +186,7 @@ bash_complete() {
     run bash_complete den image ls -q
     assert_output "-q"
     # run's -h is --hostname, so it is offered once; --help is offered too.
-    run bash_complete den run --he
+    run bash_complete den run --hel
     assert_output "--help"
     # Global options before the command are skipped.
     run bash_complete den --root /x ima
