@@ -519,7 +519,13 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   }
   emit_container_event(cfg, "start", c.id, c.name, c.image_name, c.labels);
   std::optional<HealthScheduler> health;
-  if (c.health.enabled()) health.emplace(cs, c, pid);
+  if (c.health.enabled()) {
+    try {
+      health.emplace(cs, c, pid);
+    } catch (const std::exception& e) {  // the container runs on, unchecked
+      log::warn("container {}: health checks not scheduled: {}", c.id.substr(0, 12), e.what());
+    }
+  }
   if (ready_fd >= 0 && c.sdnotify != "ignore") {
     // Before den's `run`/`start` returns: systemd then follows the monitor
     // (MAINPID) rather than the den that exits.
