@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "den/health.h"
 #include "den/json.h"
 #include "den/lock.h"
 #include "den/store.h"
@@ -79,6 +80,10 @@ struct ContainerConfig {
   bool auto_remove = false;  // --rm
   std::string log_driver = "k8s-file";
   std::vector<std::string> exposed_ports;  // "80/tcp"
+  // Services (den/health.h, den/systemd.h).
+  HealthConfig health;
+  std::string sdnotify = "conmon";  // conmon | container | ignore (NOTIFY_SOCKET use)
+  std::vector<std::string> create_command;  // den's argv that created it (generate systemd --new)
 
   // The argv the container runs: entrypoint + cmd.
   std::vector<std::string> argv() const;
@@ -101,6 +106,8 @@ struct ContainerState {
   int restart_count = 0;
   bool stopped_by_user = false;  // for unless-stopped / on-failure
   std::string boot_id;
+  std::string health;       // "", starting, healthy, unhealthy (den/health.h)
+  bool restarting = false;  // exited, waiting for its restart policy's next run
   // The config fields `ps` shows (config_summary), copied here at create and
   // rename, so that ps reads one small file per container, not two.
   Json summary;

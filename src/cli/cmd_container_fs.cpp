@@ -94,7 +94,12 @@ uid_t owner_of(pid_t pid) {
 
 std::vector<std::string> cmdline_of(pid_t pid) {
   std::vector<std::string> out;
-  auto raw = read_file_if_exists(fmt::format("/proc/{}/cmdline", pid));
+  std::optional<std::string> raw;
+  try {
+    raw = read_file_if_exists(fmt::format("/proc/{}/cmdline", pid));
+  } catch (const Error&) {
+    return out;  // it exited meanwhile (ESRCH)
+  }
   if (!raw) return out;
   std::string cur;
   for (char ch : *raw) {

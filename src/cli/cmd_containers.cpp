@@ -19,6 +19,7 @@
 #include "cli.h"
 #include "den/container.h"
 #include "den/error.h"
+#include "den/events.h"
 #include "den/fs.h"
 #include "den/image.h"
 #include "den/log.h"
@@ -26,6 +27,7 @@
 #include "den/reference.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
+#include "services.h"
 
 namespace den::cli {
 
@@ -245,6 +247,7 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
     for (auto it = image_cfg["ExposedPorts"].begin(); it != image_cfg["ExposedPorts"].end(); ++it)
       c.exposed_ports.push_back(it.key());
   std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
+  apply_service_flags(c, a, image_cfg);
   return c;
 }
 
@@ -258,7 +261,9 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
   ContainerConfig c = config_from_flags(ctx, a, a.positional);
   step.emplace("create: store");
   ContainerStore cs = containers(ctx);
+  if (a.flag("replace") && !c.name.empty()) replace_container(ctx, c.name);
   c = cs.create(c);
+  emit_container_event(ctx.config(), "create", c.id, c.name, c.image_name, c.labels);
   step.reset();
   if (a.has("cidfile")) {
     std::string f = a.value("cidfile");
@@ -290,6 +295,7 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
       throw Error(r.error).with_exit_code(r.exit_code);
     }
     out(c.id + "\n");
+    maybe_advise_linger(ctx, c);
     return 0;
   }
   int code = attach_session(sv[0], c.tty, c.stdin_open, true, r.pid, a.value("sig-proxy", "true") == "true",
@@ -311,7 +317,16 @@ int cmd_start(Context& ctx, const Args& a) {
   if (attach && a.positional.size() > 1)
     throw Error("you cannot start and attach multiple containers at once", Errc::Invalid);
   int rc = 0;
-  for (const auto& arg : a.positional) {
+  std::vector<std::string> args = a.positional;
+  if (a.flag("all")) {
+    if (attach || !args.empty()) throw Error("--all takes no container names and cannot be used with --attach", Errc::Invalid);
+    args = containers_for_start_all(cs, a.list("filter"));
+  } else if (args.empty()) {
+    throw Error("\"den start\" requires at least 1 argument (or --all)", Errc::Invalid);
+  } else if (a.has("filter")) {
+    throw Error("--filter needs --all", Errc::Invalid);
+  }
+  for (const auto& arg : args) {
     std::string id = cs.resolve(arg);
     ContainerState st = cs.state(id);
     if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) {
@@ -350,15 +365,20 @@ void stop_one(ContainerStore& cs, const std::string& id, int timeout, int sig) {
     FileLock l = cs.lock(id);
     ContainerState st = cs.state(id);
     st.stopped_by_user = true;
+    st.restarting = false;  // a monitor waiting to restart it gives up
     cs.save_state(id, st);
   }
   ContainerState st = cs.state(id);
   if (st.status != ContainerStatus::Running && st.status != ContainerStatus::Paused) return;
   if (st.pid > 0) ::kill(st.pid, sig);
-  if (wait_for_exit(cs, id, timeout * 1000, &st)) return;
-  log::debug("stop: {} did not exit after {} s, sending SIGKILL", id.substr(0, 12), timeout);
-  if (st.pid > 0) ::kill(st.pid, SIGKILL);
-  wait_for_exit(cs, id, -1, &st);
+  if (!wait_for_exit(cs, id, timeout * 1000, &st)) {
+    log::debug("stop: {} did not exit after {} s, sending SIGKILL", id.substr(0, 12), timeout);
+    if (st.pid > 0) ::kill(st.pid, SIGKILL);
+    wait_for_exit(cs, id, -1, &st);
+  }
+  // Returns once the monitor is done too (--rm removal): a systemd unit's
+  // ExecStop expects the service's processes gone when it returns.
+  wait_for_monitor_exit(st, 10000);
 }
 
 int cmd_stop(Context& ctx, const Args& a) {
@@ -370,6 +390,7 @@ int cmd_stop(Context& ctx, const Args& a) {
       ContainerConfig c = cs.config(id);
       int timeout = a.has("time") ? std::stoi(a.value("time")) : c.stop_timeout;
       stop_one(cs, id, timeout, parse_signal(c.stop_signal));
+      emit_container_event(ctx.config(), "stop", id, c.name, c.image_name, c.labels);
       out(arg + "\n");
     } catch (const Error& e) {
       std::string line = fmt::format("Error: {}\n", e.what());
@@ -396,6 +417,9 @@ int cmd_kill(Context& ctx, const Args& a) {
         s2.stopped_by_user = true;
         cs.save_state(id, s2);
       }
+      // Recorded before the signal, so that it comes before the monitor's "die".
+      ContainerConfig c = cs.config(id);
+      emit_container_event(ctx.config(), "kill", id, c.name, c.image_name, c.labels, {{"signal", std::to_string(sig)}});
       if (::kill(st.pid, sig) != 0) throw sys_error("kill " + arg);
       out(arg + "\n");
     } catch (const Error& e) {
@@ -421,6 +445,7 @@ int cmd_restart(Context& ctx, const Args& a) {
     }
     StartResult r = start_container(cs, id, -1);
     if (!r.ok) throw Error(fmt::format("unable to restart \"{}\": {}", arg, r.error)).with_exit_code(r.exit_code);
+    emit_container_event(ctx.config(), "restart", id, c.name, c.image_name, c.labels);
     out(arg + "\n");
   }
   return 0;
@@ -452,7 +477,9 @@ int cmd_rm(Context& ctx, const Args& a) {
         out(arg + "\n");
         continue;
       }
+      ContainerConfig c = cs.config(id);
       remove_container(cs, id);
+      emit_container_event(ctx.config(), "destroy", id, c.name, c.image_name, c.labels);
       out(arg + "\n");
     } catch (const Error& e) {
       write_all(STDERR_FILENO, fmt::format("Error: {}\n", e.what()));
@@ -466,6 +493,10 @@ int cmd_wait(Context& ctx, const Args& a) {
   ContainerStore cs = containers(ctx);
   for (const auto& arg : a.positional) {
     std::string id = cs.resolve(arg);
+    if (a.has("condition")) {
+      out(wait_for_condition(cs, id, a.value("condition")) + "\n");
+      continue;
+    }
     ContainerState st;
     wait_for_exit(cs, id, -1, &st);
     out(std::to_string(st.exit_code) + "\n");
@@ -490,11 +521,12 @@ std::string quote_command(const ContainerConfig& c, bool no_trunc) {
 std::string status_text(const ContainerState& st, int64_t now) {
   switch (st.status) {
     case ContainerStatus::Running:
-      return "Up " + human_duration(now - st.started_at);
+      return "Up " + human_duration(now - st.started_at) + health_status_suffix(st);
     case ContainerStatus::Paused:
       return "Up " + human_duration(now - st.started_at) + " (Paused)";
     case ContainerStatus::Exited:
       if (st.finished_at == 0) return "Created";
+      if (st.restarting) return fmt::format("Restarting ({}) {}", st.exit_code, human_since(st.finished_at, now));
       return fmt::format("Exited ({}) {}", st.exit_code, human_since(st.finished_at, now));
     case ContainerStatus::Stopping:
       return "Stopping";
@@ -511,9 +543,10 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   bool running = st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused;
   Json state;
   state["Status"] = running && st.status == ContainerStatus::Paused ? "paused" : std::string(status_name(st.status));
+  if (st.restarting && !running) state["Status"] = "restarting";
   state["Running"] = running;
   state["Paused"] = st.status == ContainerStatus::Paused;
-  state["Restarting"] = false;
+  state["Restarting"] = st.restarting && !running;
   state["OOMKilled"] = st.oom_killed;
   state["Dead"] = false;
   state["Pid"] = running ? st.pid : 0;
@@ -521,6 +554,10 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   state["Error"] = st.error;
   state["StartedAt"] = st.started_at ? format_rfc3339_nano(st.started_at) : "0001-01-01T00:00:00Z";
   state["FinishedAt"] = st.finished_at ? format_rfc3339_nano(st.finished_at) : "0001-01-01T00:00:00Z";
+  if (c.health.enabled()) {
+    state["Health"] = health_inspect_json(read_health_log(cs, id));
+    if (!running) state["Health"]["Status"] = st.health.empty() ? "starting" : st.health;
+  }
   std::vector<std::string> argv = c.argv();
   Json config;
   config["Hostname"] = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
@@ -547,6 +584,7 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   config["Annotations"] = c.annotations;
   config["StopSignal"] = c.stop_signal;
   config["StopTimeout"] = c.stop_timeout;
+  if (!c.health.test.empty()) config["Healthcheck"] = health_config_inspect_json(c.health);
   Json host;
   host["NetworkMode"] = c.network;
   host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
@@ -874,7 +912,9 @@ int cmd_container_prune(Context& ctx, const Args& a) {
     if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) continue;
     FileLock l = cs.lock(id);
     reclaimed += dir_size(cs.dir(id) + "/upper");
+    ContainerConfig c = cs.config(id);
     remove_container(cs, id);
+    emit_container_event(ctx.config(), "destroy", id, c.name, c.image_name, c.labels);
     if (text.empty()) text = "Deleted Containers:\n";
     text += id + "\n";
   }
@@ -915,6 +955,7 @@ int cmd_inspect(Context& ctx, const Args& a) {
 
 void register_container_commands(std::vector<Command>& t) {
   std::vector<Option> run_opts = create_options();
+  for (auto& o : service_create_options()) run_opts.push_back(o);
   std::vector<Option> create_opts;
   for (const auto& o : run_opts)
     if (o.name != "detach" && o.name != "rm" && o.name != "sig-proxy" && o.name != "detach-keys")
@@ -935,8 +976,10 @@ void register_container_commands(std::vector<Command>& t) {
                "Start one or more stopped containers",
                "den start web\nden start -a -i box",
                {{"attach", 'a', OptKind::Bool, "", "Attach STDOUT/STDERR and forward signals", ""},
-                {"interactive", 'i', OptKind::Bool, "", "Attach container's STDIN", ""}},
-               false, 1, -1, cmd_start});
+                {"interactive", 'i', OptKind::Bool, "", "Attach container's STDIN", ""},
+                {"all", 0, OptKind::Bool, "", "Start all containers (that match --filter)", ""},
+                {"filter", 0, OptKind::List, "filter", "With --all: restart-policy=POLICY, name=NAME, label=KEY[=VALUE]", ""}},
+               false, 0, -1, cmd_start});
   t.push_back({{{"stop"}, {"container", "stop"}},
                "[OPTIONS] CONTAINER [CONTAINER...]",
                "Stop one or more running containers",
@@ -988,8 +1031,10 @@ void register_container_commands(std::vector<Command>& t) {
   t.push_back({{{"wait"}, {"container", "wait"}},
                "CONTAINER [CONTAINER...]",
                "Block until one or more containers stop, then print their exit codes",
-               "den wait web",
-               {},
+               "den wait web\nden wait --condition healthy web",
+               {{"condition", 0, OptKind::Value, "string",
+                 "Condition to wait for: not-running, next-exit, removed, running, healthy, unhealthy, ...",
+                 "\"not-running\""}},
                false, 1, -1, cmd_wait});
   t.push_back({{{"rename"}, {"container", "rename"}},
                "CONTAINER NEW_NAME",

@@ -32,6 +32,7 @@
 #include "cli.h"
 #include "den/container.h"
 #include "den/error.h"
+#include "den/events.h"
 #include "den/fs.h"
 #include "den/log.h"
 #include "den/monitor.h"
@@ -391,12 +392,19 @@ int cmd_exec(Context& ctx, const Args& a) {
     if (own_window_size(&ws)) ::ioctl(master.get(), TIOCSWINSZ, &ws);
   }
   log::debug("exec: pid {} started at {:.2f} ms", pid, log::uptime_ms());
+  std::string cmdline = join(plan.argv, " ");
+  emit_container_event(ctx.config(), "exec_start: " + cmdline, id, c.name, c.image_name, c.labels);
   if (detach) return 0;  // it is reparented when den exits
-  if (!plan.tty) return wait_forwarding(pid, sigs);
-  RawTerminal raw;
-  if (interactive) raw.enable();
-  int code = relay_pty(pid, master.get(), interactive, sigs);
-  raw.restore();
+  int code;
+  if (!plan.tty) {
+    code = wait_forwarding(pid, sigs);
+  } else {
+    RawTerminal raw;
+    if (interactive) raw.enable();
+    code = relay_pty(pid, master.get(), interactive, sigs);
+    raw.restore();
+  }
+  emit_container_event(ctx.config(), "exec_die", id, c.name, c.image_name, c.labels, {{"exitCode", std::to_string(code)}});
   return code;
 }
 

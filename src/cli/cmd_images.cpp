@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "den/error.h"
+#include "den/events.h"
 #include "den/image.h"
 #include "den/log.h"
 #include "den/reference.h"
@@ -140,6 +141,7 @@ int cmd_tag(Context& ctx, const Args& a) {
   if (!dst.digest.empty())
     throw Error(fmt::format("refusing to create a tag with a digest reference \"{}\"", a.positional[1]), Errc::Invalid);
   store.tag_image(rec.id, dst.with_default_tag().string());
+  emit_image_event(ctx.config(), "tag", "sha256:" + rec.id, dst.with_default_tag().string());
   return 0;
 }
 
@@ -152,8 +154,12 @@ int cmd_rmi(Context& ctx, const Args& a) {
   for (const auto& arg : a.positional) {
     try {
       auto res = store.remove_image(arg, a.flag("force"));
-      for (const auto& n : res.untagged) text += "Untagged: " + familiar(n) + "\n";
+      for (const auto& n : res.untagged) {
+        text += "Untagged: " + familiar(n) + "\n";
+        emit_image_event(ctx.config(), "untag", "sha256:" + res.id, n);
+      }
       if (res.deleted) {
+        emit_image_event(ctx.config(), "delete", "sha256:" + res.id, res.untagged.empty() ? "" : res.untagged[0]);
         any_deleted = true;
         text += "Deleted: sha256:" + res.id + "\n";
       }

@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "den/error.h"
+#include "den/events.h"
 #include "den/fs.h"
 #include "den/hash.h"
 #include "den/timefmt.h"
@@ -133,12 +134,14 @@ int cmd_pull(Context& ctx, const Args& a) {
     ctx.enter_userns();
     for (const auto& t : tags) {
       ImageRecord rec = pull_image(ctx.store(), ref.name() + ":" + t, o);
+      emit_image_event(ctx.config(), "pull", ref.name() + ":" + t, ref.name() + ":" + t);
       out(rec.id + "\n");
     }
     return 0;
   }
   ctx.enter_userns();
   ImageRecord rec = pull_image(ctx.store(), a.positional[0], o);
+  emit_image_event(ctx.config(), "pull", a.positional[0], a.positional[0]);
   out(rec.id + "\n");
   return 0;
 }
@@ -200,6 +203,7 @@ int cmd_push(Context& ctx, const Args& a) {
                             parse_reference(dest).familiar_name(), dest),
                 Errc::Invalid);
   std::string digest = push_image(ctx.store(), img, dest, o);
+  emit_image_event(ctx.config(), "push", dest, dest);
   if (a.has("digestfile")) write_file_atomic(a.value("digestfile"), digest);
   if (!a.flag("quiet")) write_all(STDERR_FILENO, "Storing signatures\n");
   return 0;
@@ -301,7 +305,9 @@ ImageRecord pull_if_needed(Context& ctx, const std::string& image, const std::st
   std::shared_ptr<LayerBars> bars;
   pull_progress(o, quiet, bars);
   ctx.enter_userns();
-  return pull_image(ctx.store(), image, o);
+  ImageRecord rec = pull_image(ctx.store(), image, o);
+  emit_image_event(ctx.config(), "pull", image, image);
+  return rec;
 }
 
 void register_registry_commands(std::vector<Command>& t) {

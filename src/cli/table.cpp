@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "cli.h"
+#include "services.h"
 #include "den/strings.h"
 
 namespace den::cli {
@@ -133,8 +134,11 @@ std::vector<std::pair<std::string, std::string>> man_pages() {
 const std::vector<Group>& groups() {
   static const std::vector<Group> g = {
       {"container", "Manage containers"},
+      {"generate", "Generate structured data (systemd units)"},
+      {"healthcheck", "Run container health checks"},
       {"image", "Manage images"},
       {"manifest", "Inspect manifests in registries"},
+      {"quadlet", "Manage Quadlet files (containers as systemd services)"},
       {"system", "Manage den"},
   };
   return g;
@@ -151,6 +155,7 @@ const std::vector<Command>& command_table() {
     register_container_fs_commands(t);
     register_registry_commands(t);
     register_completion_commands(t);
+    register_service_commands(t);
     return t;
   }();
   return table;

@@ -21,6 +21,7 @@
 #include <cstring>
 
 #include "den/error.h"
+#include "den/events.h"
 #include "den/fs.h"
 #include "den/hash.h"
 #include "den/host_info.h"
@@ -28,6 +29,7 @@
 #include "den/log.h"
 #include "den/runtime.h"
 #include "den/strings.h"
+#include "den/systemd.h"
 #include "den/timefmt.h"
 #include "den/userns.h"
 
@@ -148,8 +150,20 @@ void remove_container(ContainerStore& cs, const std::string& id, const std::func
 
 bool wait_for_exit(ContainerStore& cs, const std::string& id, int timeout_ms, ContainerState* out) {
   int64_t deadline = timeout_ms < 0 ? INT64_MAX : now_nanos() + int64_t{timeout_ms} * 1000000;
+  ContainerState last;
   for (;;) {
-    ContainerState s = cs.state(id);
+    ContainerState s;
+    try {
+      s = cs.state(id);
+    } catch (const Error& e) {
+      // Removed meanwhile (its monitor removes an --rm container): it exited.
+      if (e.code() != Errc::NotFound) throw;
+      last.status = ContainerStatus::Exited;
+      last.pid = 0;
+      if (out) *out = last;
+      return true;
+    }
+    last = s;
     if (s.status != ContainerStatus::Running && s.status != ContainerStatus::Paused &&
         s.status != ContainerStatus::Stopping) {
       if (out) *out = s;
@@ -297,7 +311,12 @@ int listen_attach_socket(const std::string& path) {
 struct RunOutcome {
   bool started = false;
   int exit_code = 0;
+  bool force_restart = false;  // --health-on-failure=restart
 };
+
+// Set once systemd was told about us (--sdnotify under a Type=notify unit):
+// the monitor's exit status is then the container's, for the unit's Restart=.
+bool g_notified_systemd = false;
 
 // One run of the container: spawn, relay, reap. Returns its exit code.
 RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, Clients& clients, int listen_fd,
@@ -353,6 +372,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   if (c.init)
     for (auto& m : plan.mounts)
       if (m.target == "/run/den-init") m.source = find_init(cfg);
+  if (c.sdnotify == "container") add_notify_socket(plan, c);
   prep.reset();
   log::debug("plan:\n{}", describe(plan));
 
@@ -494,7 +514,23 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     st.exit_code = 0;
     st.error.clear();
     st.boot_id = current_boot_id();
+    st.restarting = false;
     cs.save_state(c.id, st);
+  }
+  emit_container_event(cfg, "start", c.id, c.name, c.image_name, c.labels);
+  std::optional<HealthScheduler> health;
+  if (c.health.enabled()) {
+    try {
+      health.emplace(cs, c, pid);
+    } catch (const std::exception& e) {  // the container runs on, unchecked
+      log::warn("container {}: health checks not scheduled: {}", c.id.substr(0, 12), e.what());
+    }
+  }
+  if (ready_fd >= 0 && c.sdnotify != "ignore") {
+    // Before den's `run`/`start` returns: systemd then follows the monitor
+    // (MAINPID) rather than the den that exits.
+    g_notified_systemd = sd_notify(c.sdnotify == "conmon" ? fmt::format("MAINPID={}\nREADY=1", ::getpid())
+                                                          : fmt::format("MAINPID={}", ::getpid()));
   }
   if (ready_fd >= 0) {
     std::string msg = fmt::format("ok {}", pid);
@@ -520,7 +556,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     size_t first_client = pfds.size();
     for (int fd : clients.fds) pfds.push_back({fd, POLLIN, 0});
     // After the exit, a pty may stay open (inherited by daemons): drain briefly.
-    int timeout = exited ? 100 : -1;
+    int timeout = exited ? 100 : health ? health->poll_timeout_ms() : -1;
     int r = ::poll(pfds.data(), pfds.size(), timeout);
     if (r < 0 && errno != EINTR) break;
     if (exited && r == 0) break;
@@ -537,6 +573,8 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
               exited = true;
               exit_seen_at = now_nanos();
               log::debug("container process exited");
+            } else if (health) {
+              health->child_exited(w, st);
             }
           }
         } else if (!exited) {
@@ -544,6 +582,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
         }
       }
     }
+    if (health && !exited) health->tick();
     if (listen_fd >= 0 && (pfds[1].revents & POLLIN)) {
       int cfd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
       if (cfd >= 0) clients.fds.push_back(cfd);
@@ -598,6 +637,10 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   }
   logw.flush();
   log::debug("monitor: streams closed");
+  if (health) {
+    health->container_exited();
+    outcome.force_restart = health->restart_requested();
+  }
   if (!exited) {
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
@@ -619,16 +662,29 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     cs.save_state(c.id, st);
   }
   log::debug("monitor: exit {} recorded", code);
+  emit_container_event(cfg, "die", c.id, c.name, c.image_name, c.labels, {{"exitCode", std::to_string(code)}});
   outcome.exit_code = code;
   return outcome;
 }
 
-bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit_code) {
+bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit_code, bool force) {
   if (st.stopped_by_user) return false;
+  if (force) return true;
   if (c.restart.name == "always" || c.restart.name == "unless-stopped") return true;
   if (c.restart.name == "on-failure")
     return exit_code != 0 && (c.restart.max_retries <= 0 || st.restart_count < c.restart.max_retries);
   return false;
+}
+
+void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
+  try {
+    FileLock l = cs.lock(id);
+    ContainerState st = cs.state(id);
+    st.restarting = on;
+    cs.save_state(id, st);
+  } catch (const std::exception& e) {
+    log::debug("monitor: {}", e.what());
+  }
 }
 
 [[noreturn]] void monitor_main(ContainerStore& cs, const std::string& id, int attach_fd, int ready_fd) {
@@ -654,6 +710,7 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
   std::string rdir = cs.run_dir(id);
   int listen_fd = -1;
   int code = 125;
+  int exit_status = 0;
   try {
     // Rootless, the monitor lives in den's user namespace, as podman's conmon
     // does in podman's: it clones containers straight into their namespaces
@@ -671,11 +728,17 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
       code = o.exit_code;
       if (!o.started) break;
       ContainerState st = cs.state(id);
-      if (!should_restart(c, st, code)) break;
+      if (!should_restart(c, st, code, o.force_restart)) break;
+      set_restarting(cs, id, true);  // ps: "Restarting (CODE) ..."
       // docker's back-off starts at 100 ms and doubles; keep it short.
       ::usleep(static_cast<useconds_t>(std::min(100000 << std::min(st.restart_count, 6), 5000000)));
-      if (cs.state(id).stopped_by_user) break;
+      if (cs.state(id).stopped_by_user) {
+        set_restarting(cs, id, false);
+        break;
+      }
     }
+    bool stopped_by_user = cs.state(id).stopped_by_user;
+    if (g_notified_systemd && !stopped_by_user) exit_status = code & 0xff;
     ContainerConfig c2 = cs.config(id);
     if (listen_fd >= 0) ::close(listen_fd);
     listen_fd = -1;
@@ -692,6 +755,7 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
       try {
         FileLock l = cs.lock(id);
         remove_container(cs, id, report_exit);
+        emit_container_event(cs.store().config(), "destroy", id, c2.name, c2.image_name, c2.labels);
       } catch (const std::exception& e) {
         clients.broadcast(Frame::Error, fmt::format("removing container {}: {}", id.substr(0, 12), e.what()));
       }
@@ -718,8 +782,9 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
       }
     } catch (...) {
     }
+    if (g_notified_systemd) exit_status = 125;
   }
-  ::_exit(0);
+  ::_exit(exit_status);
 }
 
 }  // namespace

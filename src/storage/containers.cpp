@@ -86,6 +86,9 @@ Json to_json(const ContainerConfig& c) {
           {"stop_signal", c.stop_signal},
           {"stop_timeout", c.stop_timeout},
           {"auto_remove", c.auto_remove},
+          {"health", to_json(c.health)},
+          {"sdnotify", c.sdnotify},
+          {"create_command", c.create_command},
           {"log_driver", c.log_driver},
           {"exposed_ports", c.exposed_ports}};
 }
@@ -142,6 +145,9 @@ ContainerConfig container_config_from_json(const Json& j) {
   c.auto_remove = j.value("auto_remove", false);
   c.log_driver = j.value("log_driver", "k8s-file");
   c.exposed_ports = j.value("exposed_ports", std::vector<std::string>{});
+  if (j.contains("health")) c.health = health_config_from_json(j["health"]);
+  c.sdnotify = j.value("sdnotify", "conmon");
+  c.create_command = j.value("create_command", std::vector<std::string>{});
   return c;
 }
 
@@ -159,6 +165,8 @@ Json to_json(const ContainerState& s) {
           {"restart_count", s.restart_count},
           {"stopped_by_user", s.stopped_by_user},
           {"boot_id", s.boot_id},
+          {"health", s.health},
+          {"restarting", s.restarting},
           {"summary", s.summary.is_object() ? s.summary : Json::object()}};
 }
 
@@ -177,6 +185,8 @@ ContainerState container_state_from_json(const Json& j) {
   s.restart_count = j.value("restart_count", 0);
   s.stopped_by_user = j.value("stopped_by_user", false);
   s.boot_id = j.value("boot_id", "");
+  s.health = j.value("health", "");
+  s.restarting = j.value("restarting", false);
   if (auto it = j.find("summary"); it != j.end() && it->is_object() && !it->empty()) s.summary = *it;
   return s;
 }

@@ -1,0 +1,129 @@
+#!/bin/bash
+# den under a real `systemd --user` (run in the VM by tests/vm/run, as the
+# unprivileged user with linger; den and den-init in $VM_TEST_DIR/bin/):
+# a unit from `den generate systemd --new` and a Quadlet .container file
+# start with Type=notify (den's monitor sends MAINPID and READY=1), keep the
+# container's processes in the unit's cgroup, restart after `kill -9` of the
+# container's main process (Restart=on-failure), and stop cleanly. A Quadlet
+# file with an unknown key gets no unit, and the generator's error names
+# FILE:LINE. Prints TAP lines; exits non-zero if a check failed.
+set -u
+T=${VM_TEST_DIR:-$(cd "$(dirname "$0")" && pwd)}
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/run/user/$(id -u)}
+mkdir -p ~/.local/bin ~/.config/systemd/user ~/.config/containers/systemd
+install -m 0755 "$T/bin/den" "$T/bin/den-init" ~/.local/bin/
+DEN=$HOME/.local/bin/den
+export PATH=$HOME/.local/bin:$PATH
+
+n=0
+failed=0
+check() {
+    local name=$1
+    shift
+    n=$((n + 1))
+    if "$@" >/tmp/check.out 2>&1; then
+        echo "ok $n $name"
+    else
+        echo "not ok $n $name"
+        sed 's/^/#   /' /tmp/check.out
+        failed=$((failed + 1))
+    fi
+}
+# wait_for SECONDS 'condition'
+wait_for() {
+    local i
+    for ((i = 0; i < $1 * 2; i++)); do
+        eval "$2" && return 0
+        sleep 0.5
+    done
+    echo "timed out waiting for: $2"
+    return 1
+}
+sc() { systemctl --user "$@"; }
+is() { [[ $1 == "$2" ]] || { echo "got '$1', want '$2'"; return 1; }; }
+in_unit_cgroup() { # PID UNIT
+    grep -q "/$2\$" "/proc/$1/cgroup" || { cat "/proc/$1/cgroup"; return 1; }
+}
+# The unit stopped cleanly (inactive, Result=success) and its container is gone.
+stopped_clean() { # UNIT CONTAINER
+    local a r p
+    a=$(sc is-active "$1")
+    r=$(sc show -p Result --value "$1")
+    p=$("$DEN" ps -aq -f "name=$2")
+    echo "is-active=$a result=$r containers=[$p]"
+    [[ $a == inactive && $r == success && -z $p ]]
+}
+running_pid() { "$DEN" inspect -f '{{if .State.Running}}{{.State.Pid}}{{end}}' "$1" 2>/dev/null; }
+
+# A busybox image, from the VM's busybox-static.
+R=$(mktemp -d)
+mkdir -p "$R/bin" "$R/etc" "$R/tmp"
+cp /bin/busybox "$R/bin/"
+for c in sh sleep echo cat true false test ps; do ln -s busybox "$R/bin/$c"; done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$R/etc/passwd"
+tar -C "$R" -cf ~/bb.tar .
+check "import a busybox image" "$DEN" import ~/bb.tar bb
+
+# ---- a unit from `den generate systemd --new` --------------------------------------
+U=container-web.service
+check "generate systemd --new" sh -c "'$DEN' create --name web --network none --stop-timeout 2 bb sleep 100000 >/dev/null &&
+    '$DEN' generate systemd --new --name --restart-sec 1 web >~/.config/systemd/user/$U && '$DEN' rm web >/dev/null"
+sc daemon-reload
+check "systemctl --user start returns once the container runs (Type=notify)" \
+    sh -c "systemctl --user start $U && test -n \"\$('$DEN' inspect -f '{{if .State.Running}}{{.State.Pid}}{{end}}' web)\""
+check "the unit is active, Type=notify, its main PID den's monitor" \
+    sh -c "test \"\$(systemctl --user is-active $U)\" = active &&
+           test \"\$(systemctl --user show -p Type --value $U)\" = notify &&
+           test \"\$(cat /proc/\$(systemctl --user show -p MainPID --value $U)/comm)\" = den-monitor"
+pid1=$(running_pid web)
+check "the container's process is in the unit's cgroup" in_unit_cgroup "${pid1:-0}" "$U"
+check "systemctl --user status lists the container's process" sh -c "systemctl --user status $U | grep -q 'sleep 100000'"
+check "the user has linger: the unit belongs to user@UID.service, not to a login session" \
+    sh -c "test -e /var/lib/systemd/linger/\$(id -un) && grep -q 'user@[0-9]*.service/' /proc/${pid1:-0}/cgroup &&
+           ! grep -q 'session-' /proc/${pid1:-0}/cgroup"
+check "kill -9 of the container's main process" kill -9 "${pid1:-0}"
+check "systemd restarts it (Restart=on-failure): a new container process" \
+    wait_for 90 '[[ -n $(running_pid web) && $(running_pid web) != "$pid1" && $(sc is-active $U) == active ]]'
+check "NRestarts counts it" sh -c "test \"\$(systemctl --user show -p NRestarts --value $U)\" -ge 1"
+pid2=$(running_pid web)
+check "the new process is in the unit's cgroup" in_unit_cgroup "${pid2:-0}" "$U"
+check "systemctl --user stop stops it cleanly" sc stop "$U"
+check "the unit is inactive (not failed) and the container removed (--rm)" stopped_clean "$U" web
+
+# ---- Quadlet -------------------------------------------------------------------------
+sudo mkdir -p /etc/systemd/user-generators
+printf '#!/bin/sh\nexec %s quadlet generate --user "$@"\n' "$DEN" | sudo tee /etc/systemd/user-generators/den-user-generator >/dev/null
+sudo chmod 0755 /etc/systemd/user-generators/den-user-generator
+cat >~/.config/containers/systemd/q1.container <<'Q'
+[Unit]
+Description=den Quadlet test
+
+[Container]
+Image=bb
+Exec=sleep 100000
+Network=none
+StopTimeout=2
+
+[Service]
+Restart=on-failure
+RestartSec=1
+Q
+printf '[Container]\nImage=bb\nColour=blue\n' >~/.config/containers/systemd/bad.container
+sc daemon-reload
+G=$XDG_RUNTIME_DIR/systemd/generator
+check "daemon-reload ran the generator: q1.service" test -f "$G/q1.service"
+check "no unit for the file with an unknown key" test ! -e "$G/bad.service"
+check "the generator's error names the file and line" \
+    sh -c "'$DEN' quadlet generate --user /tmp/qgen 2>&1 | grep -q 'bad.container:3: unknown key \"Colour\"'"
+check "systemctl --user start q1.service (Type=notify)" sc start q1.service
+qpid=$(running_pid systemd-q1)
+check "the Quadlet container runs, in the unit's cgroup" in_unit_cgroup "${qpid:-0}" q1.service
+check "kill -9: the Quadlet unit restarts the container" \
+    sh -c "kill -9 ${qpid:-0}"
+check "a new container process after the restart" \
+    wait_for 90 '[[ -n $(running_pid systemd-q1) && $(running_pid systemd-q1) != "$qpid" && $(sc is-active q1.service) == active ]]'
+check "systemctl --user stop q1.service" sc stop q1.service
+check "q1.service is inactive (not failed), its container removed" stopped_clean q1.service systemd-q1
+
+echo "1..$n"
+exit $((failed > 0))
