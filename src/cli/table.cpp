@@ -135,6 +135,7 @@ const std::vector<Group>& groups() {
       {"container", "Manage containers"},
       {"image", "Manage images"},
       {"manifest", "Inspect manifests in registries"},
+      {"network", "Manage networks"},
       {"system", "Manage den"},
   };
   return g;
@@ -151,6 +152,7 @@ const std::vector<Command>& command_table() {
     register_container_fs_commands(t);
     register_registry_commands(t);
     register_completion_commands(t);
+    register_network_commands(t);
     return t;
   }();
   return table;
