@@ -103,6 +103,9 @@ class Slirp4netns : public NetworkHelper {
     }
     pid_ = ::fork();
     if (pid_ == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::dup2(ready[1], 3);
       ::dup2(exitp[0], 4);
       int devnull = ::open("/dev/null", O_RDWR);
@@ -198,7 +201,12 @@ class Pasta : public NetworkHelper {
     if (!mac_.empty()) args.insert(args.end(), {"--ns-mac-addr", mac_});
     for (const auto& o : mode_.options)
       if (o != "--map-gw") args.push_back(o);
-    args.insert(args.end(), {"--netns", netns});
+    // pasta drops to an unprivileged uid before it opens the namespace, and
+    // may then not open /proc/PID/ns/net of a root process: it gets the
+    // namespace as an inherited descriptor.
+    UniqueFd ns_fd(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns_fd) throw sys_error("open " + netns);
+    args.insert(args.end(), {"--netns", "/proc/self/fd/3"});
     std::vector<const char*> argv = c_argv(args);
     log::debug("pasta: {}", join(args, " "));
 
@@ -206,10 +214,16 @@ class Pasta : public NetworkHelper {
     if (::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
     pid_t child = ::fork();
     if (child == 0) {
+      // The monitor blocks signals (signalfd): pasta needs them back.
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      for (int s : {SIGCHLD, SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::signal(s, SIG_DFL);
       int devnull = ::open("/dev/null", O_RDWR);
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
       ::dup2(errp[1], 2);
+      ::dup2(ns_fd.get(), 3);  // without O_CLOEXEC
       ::execv(argv[0], const_cast<char* const*>(argv.data()));
       ::_exit(127);
     }
@@ -229,8 +243,10 @@ class Pasta : public NetworkHelper {
     if (pid_text) pid_ = static_cast<pid_t>(std::atoi(pid_text->c_str()));
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || pid_ <= 0) {
       stop();
-      std::string first = trim(err);
-      if (first.find('\n') != std::string::npos) first = first.substr(0, first.find('\n'));
+      // pasta also complains that it has no syslog: keep its real message.
+      std::string first;
+      for (const auto& line : split(err, '\n'))
+        if (!line.empty() && line.find("to syslog") == std::string::npos) first = trim(line);
       throw Error(fmt::format("pasta failed to set up the container's network{}", first.empty() ? "" : ": " + first));
     }
   }

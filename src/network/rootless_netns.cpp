@@ -388,7 +388,10 @@ bool any_endpoint(const Config& cfg) {
     if (::read(ready[0], &b, 1) != 1) fail("slirp4netns failed to start for the rootless network namespace");
     ::close(ready[0]);
     ip_batch(fmt::format("/proc/{}/ns/net", self), "link set lo up\n");
-    write_file_atomic("/proc/sys/net/ipv4/ip_forward", "1", 0644, Sync::None);
+    {
+      UniqueFd fwd(::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC));
+      if (!fwd || ::write(fwd.get(), "1", 1) != 1) fail("cannot enable forwarding in the rootless network namespace");
+    }
     DnsResponder dns(cfg);
     write_file_atomic(netns_dir(cfg) + "/holder.pid", fmt::format("{} {}\n", self, process_start_time(self)), 0600,
                       Sync::None);
