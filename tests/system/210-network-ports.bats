@@ -118,7 +118,10 @@ fetch() {
     cc -static -O2 -o "$root/bin/udp-echo" "$BATS_TEST_DIRNAME/udp-echo.c"
     make_rootfs_tar "$BATS_TEST_TMPDIR/udp.tar" "$root"
     den import "$BATS_TEST_TMPDIR/udp.tar" udpimg >/dev/null
-    run_den run -d --name u -p "127.0.0.1:$port:9999/udp" udpimg /bin/udp-echo 9999
+    # slirp4netns sends UDP replies to a client on the host's loopback as
+    # traffic to the host's loopback (10.0.2.2): that needs allow_host_loopback.
+    run_den run -d --name u --network slirp4netns:allow_host_loopback=true -p "127.0.0.1:$port:9999/udp" \
+        udpimg /bin/udp-echo 9999
     assert_success
     run_den port u
     assert_output "9999/udp -> 127.0.0.1:$port"
