@@ -600,6 +600,27 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
                         {"MacAddress", c.mac_address},
                         {"Aliases", nullptr},
                         {"NetworkID", kind}};
+    if (kind != "slirp4netns" && kind != "pasta" && !c.networks.empty()) {
+      // User networks: the addresses of the running container's endpoints.
+      std::vector<NetEndpoint> eps = running ? container_endpoints(cs.store().config(), c.id)
+                                             : std::vector<NetEndpoint>{};
+      for (const auto& name : c.networks) {
+        Json n = {{"IPAddress", ""}, {"Gateway", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""},
+                  {"Aliases", c.network_aliases}, {"NetworkID", name}};
+        for (const auto& e : eps)
+          if (e.network == name) {
+            auto un = NetworkStore(cs.store().config()).find(name);
+            n["IPAddress"] = e.ip;
+            n["MacAddress"] = e.mac;
+            if (un) {
+              n["Gateway"] = un->gateway;
+              n["IPPrefixLen"] = std::stoi(split_once(un->subnet, '/').second);
+              n["NetworkID"] = un->id;
+            }
+          }
+        networks[name] = n;
+      }
+    }
   }
   Json out;
   out["Id"] = c.id;

@@ -154,7 +154,10 @@ void ip_batch(const std::string& netns, const std::string& commands) {
   }
   if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
     if (WIFEXITED(st) && WEXITSTATUS(st) == 126) throw Error("cannot enter network namespace " + netns);
-    throw Error(fmt::format("configuring the network failed: {}", trim(msg)));
+    std::string one;
+    for (const auto& line : split(trim(msg), '\n'))
+      if (!line.empty()) one += (one.empty() ? "" : "; ") + line;
+    throw Error(fmt::format("configuring the network failed: {}", one));
   }
 }
 
@@ -503,11 +506,13 @@ std::vector<NetEndpoint> attach_user_networks(const Config& cfg, const Container
   mkdirs(ns + "/ep", 0700);
   pid_t holder;
   std::vector<std::pair<UserNetwork, NetEndpoint>> plan;
+  bool has_default = false;  // a container attached before has its route
   {
     FileLock lock = FileLock::acquire(ns + "/lock");
     holder = running_holder(cfg);
     if (holder == 0) holder = start_holder(cfg);
     int ifindex = static_cast<int>(container_endpoints(cfg, c.id).size());
+    has_default = ifindex > 0;
     for (const auto& name : networks) {
       UserNetwork n = NetworkStore(cfg).get(name);
       std::vector<NetEndpoint> eps = read_endpoints(ep_dir(cfg, n));
@@ -543,7 +548,6 @@ std::vector<NetEndpoint> attach_user_networks(const Config& cfg, const Container
   try {
     std::string holder_ns = fmt::format("/proc/{}/ns/net", holder);
     std::string ctr_ns = fmt::format("/proc/{}/ns/net", pid);
-    bool has_default = false;
     for (auto& [n, e] : plan) {
       std::string host_if = fmt::format("v{}{}", c.id.substr(0, 10), e.ifname.substr(3));
       std::string cmds;
