@@ -34,6 +34,16 @@ struct Ulimit {
   int64_t hard = 0;
 };
 
+// One -p mapping; `range` consecutive ports from host_port/container_port.
+// host_port 0 means "any free port", chosen when the container is created.
+struct PortMapping {
+  std::string host_ip;  // "" = all addresses
+  int host_port = 0;
+  int container_port = 0;
+  std::string protocol = "tcp";  // tcp | udp
+  int range = 1;
+};
+
 struct RestartPolicy {
   std::string name = "no";  // no | on-failure | always | unless-stopped
   int max_retries = 0;
@@ -84,6 +94,15 @@ struct ContainerConfig {
   HealthConfig health;
   std::string sdnotify = "conmon";  // conmon | container | ignore (NOTIFY_SOCKET use)
   std::vector<std::string> create_command;  // den's argv that created it (generate systemd --new)
+
+  // Networking (see network.h).
+  std::vector<PortMapping> ports;          // -p, -P (host ports resolved at create)
+  std::vector<std::string> add_hosts;      // "name:ip"
+  std::vector<std::string> dns, dns_search, dns_options;
+  std::string mac_address;
+  std::vector<std::string> network_aliases;  // --network-alias
+  std::vector<std::string> links;            // "name:alias"
+  std::vector<std::string> networks;         // user networks (network connect), `network` first
 
   // The argv the container runs: entrypoint + cmd.
   std::vector<std::string> argv() const;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "den/config.h"
+#include "den/container.h"
 #include "den/store.h"
 #include "den/template.h"
 
@@ -90,6 +91,13 @@ void register_exec_commands(std::vector<Command>& table);
 void register_container_fs_commands(std::vector<Command>& table);
 void register_registry_commands(std::vector<Command>& table);
 void register_completion_commands(std::vector<Command>& table);
+void register_network_commands(std::vector<Command>& table);
+
+// run/create networking flags (cmd_network.cpp): --network, --add-host,
+// --dns*, --mac-address, --network-alias, --link; then -p/-P/--expose
+// (host ports checked and random ones chosen).
+void apply_network_flags(Context& ctx, const Args& a, ContainerConfig& c);
+void apply_publish_flags(Context& ctx, const Args& a, ContainerConfig& c);
 
 // The image for run/create under a --pull policy (always, missing, newer,
 // never): from the store, or pulled (rootless, this enters den's user

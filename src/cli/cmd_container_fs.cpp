@@ -1167,6 +1167,18 @@ int cmd_system_check(Context& ctx, const Args& a) {
         if (fine || process_age_seconds(p) < 3) continue;
         problems.push_back({fmt::format("stray slirp4netns process {} (its container is not running)", p),
                             [p, start] { return kill_if_same(p, start); }});
+      } else if (prog.rfind("pasta", 0) == 0) {
+        // "--pid RUNROOT/c/<id>/pasta.pid ... --netns /proc/PID/ns/net".
+        if (join(argv, " ").find(runroot + "/c/") == std::string::npos) continue;
+        // Its namespace is an inherited fd: the container whose pid file names it.
+        std::string pidfile;
+        for (size_t i = 0; i + 1 < argv.size(); i++)
+          if (argv[i] == "--pid") pidfile = argv[i + 1];
+        bool live = false;
+        for (const auto& [cpid, cid] : inits) live = live || pidfile.find("/c/" + cid.substr(0, 12) + "/") != std::string::npos;
+        if (live || process_age_seconds(p) < 3) continue;
+        problems.push_back({fmt::format("stray pasta process {} (its container is not running)", p),
+                            [p, start] { return kill_if_same(p, start); }});
       }
     }
   }

@@ -24,6 +24,7 @@
 #include "den/image.h"
 #include "den/log.h"
 #include "den/monitor.h"
+#include "den/network.h"
 #include "den/reference.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
@@ -52,8 +53,20 @@ std::vector<Option> create_options() {
       {"label", 'l', OptKind::List, "list", "Set meta data on a container", ""},
       {"log-driver", 0, OptKind::Value, "string", "Logging driver: k8s-file, none", "\"k8s-file\""},
       {"name", 0, OptKind::Value, "string", "Assign a name to the container", ""},
-      {"network", 0, OptKind::Value, "string", "Connect a container to a network: none, host, slirp4netns",
+      {"add-host", 0, OptKind::List, "list", "Add a custom host-to-IP mapping (host:ip; ip may be host-gateway)", ""},
+      {"dns", 0, OptKind::List, "list", "Set custom DNS servers", ""},
+      {"dns-option", 0, OptKind::List, "list", "Set DNS options", ""},
+      {"dns-search", 0, OptKind::List, "list", "Set custom DNS search domains", ""},
+      {"expose", 0, OptKind::List, "list", "Expose a port or a range of ports", ""},
+      {"link", 0, OptKind::List, "list", "Add link to another container (name[:alias]) on the same network", ""},
+      {"mac-address", 0, OptKind::Value, "string", "Container MAC address (e.g., 92:d0:c6:0a:29:33)", ""},
+      {"network", 0, OptKind::Value, "string",
+       "Connect a container to a network: none, host, slirp4netns[:OPTS], pasta[:OPTS], container:NAME, ns:PATH, "
+       "or a network created with den network create",
        "\"slirp4netns\""},
+      {"network-alias", 0, OptKind::List, "list", "Add network-scoped alias for the container", ""},
+      {"publish", 'p', OptKind::List, "list", "Publish a container's port(s) to the host: [IP:][HOSTPORT:]PORT[/PROTO]", ""},
+      {"publish-all", 'P', OptKind::Bool, "", "Publish all exposed ports to random ports", ""},
       {"net", 0, OptKind::Value, "string", "Alias for --network", "", true},
       {"pid", 0, OptKind::Value, "string", "PID namespace to use: private, host, container:NAME", ""},
       {"privileged", 0, OptKind::Bool, "", "Give extended privileges to this container", ""},
@@ -151,12 +164,7 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
   c.name = a.value("name");
   c.hostname = a.value("hostname");
   if (c.tty) add_env(c.env, "TERM=xterm");
-  c.network = a.value("network", a.value("net", "slirp4netns"));
-  if (c.network == "default" || c.network == "bridge") c.network = "slirp4netns";
-  if (c.network != "none" && c.network != "host" && c.network != "slirp4netns" &&
-      c.network.rfind("container:", 0) != 0)
-    throw Error(fmt::format("unsupported --network \"{}\": use none, host, slirp4netns or container:NAME", c.network),
-                Errc::Unsupported);
+  apply_network_flags(ctx, a, c);
   for (const std::string& v : {c.network, a.value("ipc"), a.value("pid")})
     if (v.rfind("container:", 0) == 0) ContainerStore(ctx.store()).resolve(v.substr(10));  // must exist
   c.ipc = a.value("ipc", "private");
@@ -246,8 +254,13 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
   if (image_cfg.contains("ExposedPorts") && image_cfg["ExposedPorts"].is_object())
     for (auto it = image_cfg["ExposedPorts"].begin(); it != image_cfg["ExposedPorts"].end(); ++it)
       c.exposed_ports.push_back(it.key());
+  for (const auto& e : a.list("expose"))
+    for (const auto& p : expand_ports({parse_port_spec(e)}))
+      c.exposed_ports.push_back(fmt::format("{}/{}", p.container_port, p.protocol));
   std::sort(c.exposed_ports.begin(), c.exposed_ports.end());
   apply_service_flags(c, a, image_cfg);
+  c.exposed_ports.erase(std::unique(c.exposed_ports.begin(), c.exposed_ports.end()), c.exposed_ports.end());
+  apply_publish_flags(ctx, a, c);
   return c;
 }
 
@@ -587,6 +600,13 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   if (!c.health.test.empty()) config["Healthcheck"] = health_config_inspect_json(c.health);
   Json host;
   host["NetworkMode"] = c.network;
+  host["PortBindings"] = inspect_port_bindings(c.ports);
+  host["PublishAllPorts"] = false;
+  host["Dns"] = c.dns;
+  host["DnsSearch"] = c.dns_search;
+  host["DnsOptions"] = c.dns_options;
+  host["ExtraHosts"] = c.add_hosts.empty() ? Json(nullptr) : Json(c.add_hosts);
+  host["Links"] = c.links.empty() ? Json(nullptr) : Json(c.links);
   host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
   host["AutoRemove"] = c.auto_remove;
   host["LogConfig"] = {{"Type", c.log_driver}, {"Config", Json::object()}};
@@ -608,9 +628,38 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   host["Ulimits"] = ulimits;
   host["SecurityOpt"] = c.no_new_privileges ? Json::array({"no-new-privileges"}) : Json::array();
   Json networks = Json::object();
-  if (c.network == "slirp4netns")
-    networks["slirp4netns"] = {{"IPAddress", running ? "10.0.2.100" : ""}, {"Gateway", running ? "10.0.2.2" : ""},
-                               {"IPPrefixLen", running ? 24 : 0}, {"MacAddress", ""}};
+  {
+    NetAddresses na = container_addresses(c);
+    std::string kind = split_once(c.network, ':').first;
+    if (kind == "slirp4netns" || kind == "pasta")
+      networks[kind] = {{"IPAddress", running ? na.ip : ""},
+                        {"Gateway", running ? na.gateway : ""},
+                        {"IPPrefixLen", running && !na.prefix_len.empty() ? std::stoi(na.prefix_len) : 0},
+                        {"MacAddress", c.mac_address},
+                        {"Aliases", nullptr},
+                        {"NetworkID", kind}};
+    if (kind != "slirp4netns" && kind != "pasta" && !c.networks.empty()) {
+      // User networks: the addresses of the running container's endpoints.
+      std::vector<NetEndpoint> eps = running ? container_endpoints(cs.store().config(), c.id)
+                                             : std::vector<NetEndpoint>{};
+      for (const auto& name : c.networks) {
+        Json n = {{"IPAddress", ""}, {"Gateway", ""}, {"IPPrefixLen", 0}, {"MacAddress", ""},
+                  {"Aliases", c.network_aliases}, {"NetworkID", name}};
+        for (const auto& e : eps)
+          if (e.network == name) {
+            auto un = NetworkStore(cs.store().config()).find(name);
+            n["IPAddress"] = e.ip;
+            n["MacAddress"] = e.mac;
+            if (un) {
+              n["Gateway"] = un->gateway;
+              n["IPPrefixLen"] = std::stoi(split_once(un->subnet, '/').second);
+              n["NetworkID"] = un->id;
+            }
+          }
+        networks[name] = n;
+      }
+    }
+  }
   Json out;
   out["Id"] = c.id;
   out["Created"] = format_rfc3339_nano(c.created);
@@ -632,7 +681,8 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
                                   {"MergedDir", cs.dir(id) + "/merged"}}}};
   out["Mounts"] = Json::array();
   out["Config"] = config;
-  out["NetworkSettings"] = {{"Ports", Json::object()}, {"Networks", networks}};
+  out["NetworkSettings"] = {{"Ports", inspect_ports(running ? c.ports : std::vector<PortMapping>{}, c.exposed_ports)},
+                            {"Networks", networks}};
   return out;
 }
 
@@ -768,7 +818,7 @@ int cmd_ps(Context& ctx, const Args& a) {
     j["Mounts"] = "";
     j["Names"] = r.cp->name;
     j["Networks"] = r.cp->network;
-    j["Ports"] = "";
+    j["Ports"] = r.sp->status == ContainerStatus::Running ? format_port_list(r.cp->ports) : "";
     j["RunningFor"] = w_running ? human_since(r.cp->created, now) : "";
     j["Size"] = w_size && a.flag("size")
                     ? human_size(static_cast<double>(dir_size(cs.dir(r.cp->id) + "/upper"))) + " (virtual)"

@@ -11,6 +11,7 @@
 #include "den/error.h"
 #include "den/fs.h"
 #include "den/host_info.h"
+#include "den/network.h"
 #include "den/image_archive.h"
 #include "den/log.h"
 #include "den/strings.h"
@@ -84,6 +85,7 @@ Json info_json(Context& ctx) {
   host["NetworkBackend"] = cfg.network_cmd;
   host["Slirp4NetNS"] = {{"Executable", slirp.path}, {"Version", slirp.version}};
   host["Pasta"] = {{"Executable", pasta.path}, {"Version", pasta.version}};
+  if (std::string ping = ping_group_problem(); !ping.empty()) host["PingWarning"] = ping;
   host["FuseOverlayFS"] = {{"Executable", fuse.path}, {"Version", fuse.version}};
   host["NewUIDMap"] = newuidmap.path;
   host["LogDriver"] = cfg.log_driver;

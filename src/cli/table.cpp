@@ -139,6 +139,7 @@ const std::vector<Group>& groups() {
       {"image", "Manage images"},
       {"manifest", "Inspect manifests in registries"},
       {"quadlet", "Manage Quadlet files (containers as systemd services)"},
+      {"network", "Manage networks"},
       {"system", "Manage den"},
   };
   return g;
@@ -156,6 +157,7 @@ const std::vector<Command>& command_table() {
     register_registry_commands(t);
     register_completion_commands(t);
     register_service_commands(t);
+    register_network_commands(t);
     return t;
   }();
   return table;

@@ -1,4 +1,5 @@
 #include "den/monitor.h"
+#include "den/network.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -197,18 +198,8 @@ void write_userdata(const std::string& dir, const ContainerConfig& c) {
   mkdirs(dir, 0755);
   std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
   write_file_atomic(dir + "/hostname", hostname + "\n", 0644, Sync::None);
-  std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-  if (c.network == "slirp4netns")
-    hosts += "10.0.2.100\t" + hostname + " " + c.name + "\n10.0.2.2\thost.den.internal host.containers.internal\n";
-  else
-    hosts += "127.0.1.1\t" + hostname + " " + c.name + "\n";
-  write_file_atomic(dir + "/hosts", hosts, 0644, Sync::None);
-  std::string resolv;
-  if (c.network == "slirp4netns") {
-    resolv = "nameserver 10.0.2.3\n";
-  } else if (auto host = read_file_if_exists("/etc/resolv.conf")) {
-    resolv = *host;
-  }
+  write_file_atomic(dir + "/hosts", hosts_file(c, hostname), 0644, Sync::None);
+  std::string resolv = resolv_conf(c);
   write_file_atomic(dir + "/resolv.conf", resolv, 0644, Sync::None);
 }
 
@@ -354,6 +345,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     joins.emplace_back(type, fmt::format("/proc/{}/ns/{}", ost.pid,
                                          type == CLONE_NEWNET ? "net" : type == CLONE_NEWIPC ? "ipc" : "pid"));
   }
+  if (c.network.rfind("ns:", 0) == 0) joins.emplace_back(CLONE_NEWNET, c.network.substr(3));  // --network ns:PATH
   if (!joins.empty()) {
     // The monitor is in den's user namespace, which owns the target's
     // namespaces too, unless the target predates a `den system migrate`.
@@ -408,40 +400,25 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     io.err = err_w.get();
   }
 
-  // Network helper.
-  pid_t net_pid = -1;
-  UniqueFd net_exit_w;
+  // Network helper (slirp4netns, pasta), started before the container runs.
+  std::unique_ptr<NetworkHelper> net = make_network_helper(cfg, c, cs.run_dir(c.id));
+  NetworkMode nmode = parse_network_mode(c.network, cfg.network_cmd);
+  bool user_net = nmode.kind == "user";
   auto after_clone = [&](pid_t child) {
-    if (c.network != "slirp4netns") return;
-    std::string slirp = find_program(cfg, "slirp4netns");
-    if (slirp.empty())
-      throw Error("slirp4netns not found: install the slirp4netns package, or use --network none|host");
-    int ready[2], exitp[2];
-    if (::pipe2(ready, O_CLOEXEC) != 0 || ::pipe2(exitp, O_CLOEXEC) != 0) throw sys_error("pipe");
-    net_pid = ::fork();
-    if (net_pid == 0) {
-      ::dup2(ready[1], 3);
-      ::dup2(exitp[0], 4);
-      int devnull = ::open("/dev/null", O_RDWR);
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      std::string pid_s = std::to_string(child);
-      // The monitor is root in the user namespace that owns the container's
-      // network namespace (rootless: den's), so slirp4netns needs no
-      // --userns-path.
-      std::string netns = "/proc/" + pid_s + "/ns/net";
-      ::execl(slirp.c_str(), slirp.c_str(), "--configure", "--mtu=65520", "--disable-host-loopback",
-              "--ready-fd=3", "--exit-fd=4", "--netns-type=path", netns.c_str(), "tap0",
-              static_cast<char*>(nullptr));
-      ::_exit(127);
+    if (net) net->start(fmt::format("/proc/{}/ns/net", child));
+    if (user_net) {
+      // Before the child runs (and bind-mounts them): the etc files get the
+      // address on the network.
+      std::vector<std::string> nets = c.networks.empty() ? std::vector<std::string>{c.network} : c.networks;
+      std::vector<NetEndpoint> eps = attach_user_networks(cfg, c, child, nets);
+      std::string hostname = c.hostname.empty() ? c.id.substr(0, 12) : c.hostname;
+      write_file_atomic(userdata + "/hosts", user_network_hosts(cfg, c, hostname, eps), 0644, Sync::None);
+      write_file_atomic(userdata + "/resolv.conf", user_network_resolv(cfg, c, eps), 0644, Sync::None);
     }
-    ::close(ready[1]);
-    ::close(exitp[0]);
-    net_exit_w = UniqueFd(exitp[1]);
-    char b;
-    ssize_t r = ::read(ready[0], &b, 1);
-    ::close(ready[0]);
-    if (r != 1) throw Error("slirp4netns failed to set up the container's network (see den info)");
+  };
+  auto net_stop = [&] {
+    if (net) net->stop();
+    if (user_net) detach_user_networks(cfg, c.id);
   };
 
   SpawnError serr;
@@ -459,10 +436,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   err_w.reset();
   if (pid < 0) {
     if (start_error.empty()) start_error = serr.message();
-    if (net_pid > 0) {
-      ::kill(net_pid, SIGTERM);
-      ::waitpid(net_pid, nullptr, 0);
-    }
+    net_stop();
     {
       FileLock l = cs.lock(c.id);
       ContainerState st = cs.state(c.id);
@@ -490,11 +464,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
       ::kill(pid, SIGKILL);
       while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
       }
-      if (net_pid > 0) {  // slirp4netns was started for it
-        ::kill(net_pid, SIGTERM);
-        while (::waitpid(net_pid, nullptr, 0) < 0 && errno == EINTR) {
-        }
-      }
+      net_stop();
       throw;
     }
     console.reset();
@@ -646,12 +616,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     }
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  if (net_pid > 0) {
-    net_exit_w.reset();  // slirp4netns exits when its exit fd closes
-    ::kill(net_pid, SIGTERM);
-    while (::waitpid(net_pid, nullptr, 0) < 0 && errno == EINTR) {
-    }
-  }
+  net_stop();
   {
     FileLock l = cs.lock(c.id);
     ContainerState st = cs.state(c.id);

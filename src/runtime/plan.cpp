@@ -106,7 +106,10 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
   ns_option(c.pid, CLONE_NEWPID, "pid");
   ns_option(c.ipc, CLONE_NEWIPC, "ipc");
   ns_option(c.uts, CLONE_NEWUTS, "uts");
-  ns_option(c.network, CLONE_NEWNET, "network");
+  // --network: none, slirp4netns, pasta and user networks get a new network
+  // namespace; host shares den's; container:/ns: join one (join_ns).
+  if (c.network != "host" && c.network.rfind("container:", 0) != 0 && c.network.rfind("ns:", 0) != 0)
+    p.clone_flags |= CLONE_NEWNET;
 
   // Root file system.
   if (!c.rootfs.empty()) {

@@ -53,6 +53,10 @@ Json to_json(const ContainerConfig& c) {
     mounts.push_back({{"type", m.type}, {"source", m.source}, {"destination", m.destination}, {"options", m.options}});
   Json ulimits = Json::array();
   for (const auto& u : c.ulimits) ulimits.push_back({{"name", u.name}, {"soft", u.soft}, {"hard", u.hard}});
+  Json ports = Json::array();
+  for (const auto& p : c.ports)
+    ports.push_back({{"host_ip", p.host_ip}, {"host_port", p.host_port}, {"container_port", p.container_port},
+                     {"protocol", p.protocol}, {"range", p.range}});
   return {{"id", c.id},
           {"name", c.name},
           {"image_id", c.image_id},
@@ -90,14 +94,23 @@ Json to_json(const ContainerConfig& c) {
           {"sdnotify", c.sdnotify},
           {"create_command", c.create_command},
           {"log_driver", c.log_driver},
-          {"exposed_ports", c.exposed_ports}};
+          {"exposed_ports", c.exposed_ports},
+          {"ports", ports},
+          {"add_hosts", c.add_hosts},
+          {"dns", c.dns},
+          {"dns_search", c.dns_search},
+          {"dns_options", c.dns_options},
+          {"mac_address", c.mac_address},
+          {"network_aliases", c.network_aliases},
+          {"links", c.links},
+          {"networks", c.networks}};
 }
 
 Json config_summary(const ContainerConfig& c) {
   Json full = to_json(c);
   Json out = Json::object();
   for (const char* k : {"id", "name", "image_id", "image_name", "rootfs", "created", "entrypoint", "cmd", "network",
-                        "labels", "exposed_ports", "mounts"})
+                        "labels", "exposed_ports", "mounts", "ports"})
     if (full.contains(k)) out[k] = full[k];
   return out;
 }
@@ -148,6 +161,17 @@ ContainerConfig container_config_from_json(const Json& j) {
   if (j.contains("health")) c.health = health_config_from_json(j["health"]);
   c.sdnotify = j.value("sdnotify", "conmon");
   c.create_command = j.value("create_command", std::vector<std::string>{});
+  for (const auto& p : j.value("ports", Json::array()))
+    c.ports.push_back({p.value("host_ip", ""), p.value("host_port", 0), p.value("container_port", 0),
+                       p.value("protocol", "tcp"), p.value("range", 1)});
+  c.add_hosts = j.value("add_hosts", std::vector<std::string>{});
+  c.dns = j.value("dns", std::vector<std::string>{});
+  c.dns_search = j.value("dns_search", std::vector<std::string>{});
+  c.dns_options = j.value("dns_options", std::vector<std::string>{});
+  c.mac_address = j.value("mac_address", "");
+  c.network_aliases = j.value("network_aliases", std::vector<std::string>{});
+  c.links = j.value("links", std::vector<std::string>{});
+  c.networks = j.value("networks", std::vector<std::string>{});
   return c;
 }
 

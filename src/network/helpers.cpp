@@ -1,0 +1,286 @@
+// The network helpers: slirp4netns and pasta, behind NetworkHelper.
+//
+// Both run as children of the monitor, in den's user namespace (which owns
+// the container's network namespace), and forward the published ports
+// themselves. slirp4netns stops when its exit fd closes (also when the
+// monitor is killed); pasta is stopped by pid.
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "den/error.h"
+#include "den/fs.h"
+#include "den/host_info.h"
+#include "den/log.h"
+#include "den/network.h"
+#include "den/strings.h"
+#include "den/timefmt.h"
+
+namespace den {
+
+namespace {
+
+void reap(pid_t pid) {
+  int st;
+  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+}
+
+std::vector<const char*> c_argv(const std::vector<std::string>& args) {
+  std::vector<const char*> v;
+  for (const auto& a : args) v.push_back(a.c_str());
+  v.push_back(nullptr);
+  return v;
+}
+
+// Sends one request to slirp4netns' API socket and returns the reply.
+std::string slirp_api(const std::string& sock, const std::string& request) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) throw sys_error("socket");
+  struct sockaddr_un sa {};
+  sa.sun_family = AF_UNIX;
+  if (sock.size() >= sizeof sa.sun_path) throw Error("slirp4netns API socket path too long: " + sock);
+  std::memcpy(sa.sun_path, sock.c_str(), sock.size());
+  // The socket appears while slirp4netns starts; give it a moment.
+  for (int i = 0;; i++) {
+    if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) == 0) break;
+    if (i >= 200) throw sys_error("connect to slirp4netns API " + sock);
+    ::usleep(5000);
+  }
+  write_all(fd.get(), request);
+  ::shutdown(fd.get(), SHUT_WR);
+  std::string reply;
+  char buf[4096];
+  size_t n;
+  while ((n = read_some(fd.get(), buf, sizeof buf)) > 0) reply.append(buf, n);
+  return reply;
+}
+
+class Slirp4netns : public NetworkHelper {
+ public:
+  Slirp4netns(const Config& cfg, const ContainerConfig& c, const NetworkMode& m, const std::string& run_dir)
+      : cfg_(cfg), ports_(c.ports), mode_(m), run_dir_(run_dir), mac_(c.mac_address), rootless_(cfg.rootless) {}
+  ~Slirp4netns() override { stop(); }
+
+  void start(const std::string& netns) override {
+    log::Phase phase("network: slirp4netns");
+    check_host_ports(ports_, rootless_);
+    std::string slirp = find_program(cfg_, "slirp4netns");
+    if (slirp.empty())
+      throw Error("slirp4netns not found: install the slirp4netns package, or use --network pasta|none|host");
+    std::vector<std::string> args = {slirp, "--configure", "--ready-fd=3", "--exit-fd=4"};
+    std::string mtu = "65520";
+    bool loopback = false;
+    for (const auto& o : mode_.options) {
+      auto [k, v] = split_once(o, '=');
+      if (k == "mtu") mtu = v;
+      if (k == "allow_host_loopback") loopback = v == "true";
+      if (k == "enable_ipv6" && v == "true") args.push_back("--enable-ipv6");
+      if (k == "outbound_addr") args.push_back("--outbound-addr=" + v);
+    }
+    args.push_back("--mtu=" + mtu);
+    if (!loopback) args.push_back("--disable-host-loopback");
+    if (!mac_.empty()) args.push_back("--macaddress=" + mac_);
+    api_ = run_dir_ + "/slirp.sock";
+    ::unlink(api_.c_str());
+    if (!ports_.empty()) args.push_back("--api-socket=" + api_);
+    args.insert(args.end(), {"--netns-type=path", netns, "tap0"});
+    std::vector<const char*> argv = c_argv(args);
+
+    int ready[2], exitp[2];
+    if (::pipe2(ready, O_CLOEXEC) != 0) throw sys_error("pipe");
+    if (::pipe2(exitp, O_CLOEXEC) != 0) {
+      ::close(ready[0]);
+      ::close(ready[1]);
+      throw sys_error("pipe");
+    }
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      ::dup2(ready[1], 3);
+      ::dup2(exitp[0], 4);
+      int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      if (log::level() > log::Level::Debug) ::dup2(devnull, 2);
+      ::execv(argv[0], const_cast<char* const*>(argv.data()));
+      ::_exit(127);
+    }
+    ::close(ready[1]);
+    ::close(exitp[0]);
+    exit_w_ = UniqueFd(exitp[1]);
+    UniqueFd ready_r(ready[0]);
+    if (pid_ < 0) throw sys_error("fork slirp4netns");
+    char b;
+    if (read_some(ready_r.get(), &b, 1) != 1) {
+      stop();
+      throw Error("slirp4netns failed to set up the container's network (see den info)");
+    }
+    try {
+      for (const auto& p : expand_ports(ports_)) {
+        Json req = {{"execute", "add_hostfwd"},
+                    {"arguments",
+                     {{"proto", p.protocol},
+                      {"host_addr", p.host_ip.empty() ? "0.0.0.0" : p.host_ip},
+                      {"host_port", p.host_port},
+                      {"guest_port", p.container_port}}}};
+        std::string reply = slirp_api(api_, req.dump());
+        Json r = Json::parse(reply, nullptr, false);
+        if (r.is_discarded() || !r.contains("return"))
+          throw Error(fmt::format("cannot publish {}:{}/{}: slirp4netns said {}",
+                                  p.host_ip.empty() ? "0.0.0.0" : p.host_ip, p.host_port, p.protocol, trim(reply)));
+      }
+    } catch (...) {
+      stop();
+      throw;
+    }
+  }
+
+  void stop() override {
+    if (pid_ <= 0) return;
+    exit_w_.reset();  // slirp4netns exits when its exit fd closes
+    ::kill(pid_, SIGTERM);
+    reap(pid_);
+    pid_ = -1;
+    if (!api_.empty()) ::unlink(api_.c_str());
+  }
+  pid_t pid() const override { return pid_; }
+
+ private:
+  const Config& cfg_;
+  std::vector<PortMapping> ports_;
+  NetworkMode mode_;
+  std::string run_dir_, mac_, api_;
+  bool rootless_;
+  pid_t pid_ = -1;
+  UniqueFd exit_w_;
+};
+
+class Pasta : public NetworkHelper {
+ public:
+  Pasta(const Config& cfg, const ContainerConfig& c, const NetworkMode& m, const std::string& run_dir)
+      : cfg_(cfg), ports_(c.ports), mode_(m), run_dir_(run_dir), mac_(c.mac_address), rootless_(cfg.rootless) {}
+  ~Pasta() override { stop(); }
+
+  void start(const std::string& netns) override {
+    log::Phase phase("network: pasta");
+    check_host_ports(ports_, rootless_);
+    std::string pasta = find_program(cfg_, "pasta");
+    if (pasta.empty())
+      throw Error("pasta not found: install the passt package, or use --network slirp4netns|none|host");
+    pid_file_ = run_dir_ + "/pasta.pid";
+    ::unlink(pid_file_.c_str());
+    std::vector<std::string> args = {pasta, "--config-net", "--quiet", "--pid", pid_file_};
+    bool tcp = false, udp = false;
+    for (const auto& p : ports_) {
+      std::string spec = p.host_ip.empty() ? "" : p.host_ip + "/";
+      spec += p.range > 1 ? fmt::format("{}-{}:{}-{}", p.host_port, p.host_port + p.range - 1, p.container_port,
+                                        p.container_port + p.range - 1)
+                          : fmt::format("{}:{}", p.host_port, p.container_port);
+      args.push_back(p.protocol == "udp" ? "-u" : "-t");
+      args.push_back(spec);
+      (p.protocol == "udp" ? udp : tcp) = true;
+    }
+    if (!tcp) args.insert(args.end(), {"-t", "none"});
+    if (!udp) args.insert(args.end(), {"-u", "none"});
+    // No automatic forwarding from the container to the host's ports, and
+    // the gateway is not the host's loopback, unless the options ask.
+    bool map_gw = false;
+    for (const auto& o : mode_.options) map_gw = map_gw || o == "--map-gw";
+    args.insert(args.end(), {"-T", "none", "-U", "none"});
+    if (!map_gw) args.push_back("--no-map-gw");
+    if (!mac_.empty()) args.insert(args.end(), {"--ns-mac-addr", mac_});
+    for (const auto& o : mode_.options)
+      if (o != "--map-gw") args.push_back(o);
+    // pasta drops to an unprivileged uid before it opens the namespace, and
+    // may then not open /proc/PID/ns/net of a root process: it gets the
+    // namespace as an inherited descriptor.
+    UniqueFd ns_fd(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns_fd) throw sys_error("open " + netns);
+    args.insert(args.end(), {"--netns", "/proc/self/fd/3"});
+    std::vector<const char*> argv = c_argv(args);
+    log::debug("pasta: {}", join(args, " "));
+
+    int errp[2];
+    if (::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
+    pid_t child = ::fork();
+    if (child == 0) {
+      // The monitor blocks signals (signalfd): pasta needs them back.
+      sigset_t none;
+      sigemptyset(&none);
+      ::sigprocmask(SIG_SETMASK, &none, nullptr);
+      for (int s : {SIGCHLD, SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::signal(s, SIG_DFL);
+      int devnull = ::open("/dev/null", O_RDWR);
+      ::dup2(devnull, 0);
+      ::dup2(devnull, 1);
+      ::dup2(errp[1], 2);
+      ::dup2(ns_fd.get(), 3);  // without O_CLOEXEC
+      ::execv(argv[0], const_cast<char* const*>(argv.data()));
+      ::_exit(127);
+    }
+    ::close(errp[1]);
+    UniqueFd err_r(errp[0]);
+    if (child < 0) throw sys_error("fork pasta");
+    // pasta forks into the background once the namespace is configured and
+    // the ports are bound; the first process then exits 0.
+    std::string err;
+    char buf[1024];
+    size_t n;
+    while ((n = read_some(err_r.get(), buf, sizeof buf)) > 0 && err.size() < 8192) err.append(buf, n);
+    int st = 0;
+    while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+    }
+    auto pid_text = read_file_if_exists(pid_file_);
+    if (pid_text) pid_ = static_cast<pid_t>(std::atoi(pid_text->c_str()));
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || pid_ <= 0) {
+      stop();
+      // pasta also complains that it has no syslog: keep its real message.
+      std::string first;
+      for (const auto& line : split(err, '\n'))
+        if (!line.empty() && line.find("to syslog") == std::string::npos) first = trim(line);
+      throw Error(fmt::format("pasta failed to set up the container's network{}", first.empty() ? "" : ": " + first));
+    }
+  }
+
+  void stop() override {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    // pasta's daemon was reparented to us (the monitor is a subreaper); reap
+    // it when it is our child, else wait for it to go.
+    if (::waitpid(pid_, nullptr, 0) < 0) {
+      for (int i = 0; i < 100 && ::kill(pid_, 0) == 0; i++) ::usleep(10000);
+    }
+    pid_ = -1;
+    ::unlink(pid_file_.c_str());
+  }
+  pid_t pid() const override { return pid_; }
+
+ private:
+  const Config& cfg_;
+  std::vector<PortMapping> ports_;
+  NetworkMode mode_;
+  std::string run_dir_, mac_, pid_file_;
+  bool rootless_;
+  pid_t pid_ = -1;
+};
+
+}  // namespace
+
+std::unique_ptr<NetworkHelper> make_network_helper(const Config& cfg, const ContainerConfig& c,
+                                                   const std::string& run_dir) {
+  NetworkMode m = parse_network_mode(c.network, cfg.network_cmd);
+  if (m.kind == "slirp4netns") return std::make_unique<Slirp4netns>(cfg, c, m, run_dir);
+  if (m.kind == "pasta") return std::make_unique<Pasta>(cfg, c, m, run_dir);
+  return nullptr;
+}
+
+}  // namespace den
