@@ -23,6 +23,8 @@
 #include "den/image.h"
 #include "den/log.h"
 #include "den/monitor.h"
+#include "den/mount_spec.h"
+#include "den/volume.h"
 #include "den/reference.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
@@ -68,6 +70,9 @@ std::vector<Option> create_options() {
       {"tmpfs", 0, OptKind::List, "list", "Mount a tmpfs directory: /path[:options]", ""},
       {"tty", 't', OptKind::Bool, "", "Allocate a pseudo-TTY", ""},
       {"ulimit", 0, OptKind::List, "ulimit", "Ulimit options: name=soft[:hard]", ""},
+      {"volume", 'v', OptKind::List, "list", "Bind mount a volume: [SRC:]DST[:ro|rw|z|Z|U|O|nocopy|PROPAGATION]", ""},
+      {"volumes-from", 0, OptKind::List, "list", "Mount volumes from the specified container(s): CONTAINER[:ro|rw]", ""},
+      {"mount", 0, OptKind::List, "mount", "Attach a filesystem mount: type=bind|volume|tmpfs,src=..,dst=..[,ro]", ""},
       {"user", 'u', OptKind::Value, "string", "Username or UID (format: <name|uid>[:<group|gid>])", ""},
       {"uts", 0, OptKind::Value, "string", "UTS namespace to use: private, host", ""},
       {"workdir", 'w', OptKind::Value, "string", "Working directory inside the container", ""},
@@ -175,12 +180,17 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
     else
       throw Error(fmt::format("unsupported --security-opt \"{}\": den knows no-new-privileges", so), Errc::Unsupported);
   }
-  for (const auto& t : a.list("tmpfs")) {
-    auto [dst, opts] = split_once(t, ':');
-    if (dst.empty() || dst[0] != '/') throw Error(fmt::format("invalid --tmpfs \"{}\": the path must be absolute", t), Errc::Invalid);
-    MountSpec m{"tmpfs", "tmpfs", dst, opts.empty() ? std::vector<std::string>{} : split(opts, ',')};
-    c.mounts.push_back(m);
-  }
+  // Mounts are checked here, before anything exists; prepare_mounts (in
+  // cmd_create_or_run) creates volumes and bind sources.
+  for (const auto& t : a.list("tmpfs")) c.mounts.push_back(parse_tmpfs_flag(t));
+  for (const auto& v : a.list("volume")) c.mounts.push_back(parse_volume_flag(v));
+  for (const auto& v : a.list("mount")) c.mounts.push_back(parse_mount_flag(v));
+  check_duplicate_destinations(c.mounts);
+  for (const auto& v : a.list("volumes-from"))
+    ContainerStore(ctx.store()).resolve(parse_volumes_from(v).first);  // must exist
+  if (image_cfg.contains("Volumes") && image_cfg["Volumes"].is_object())
+    for (auto it = image_cfg["Volumes"].begin(); it != image_cfg["Volumes"].end(); ++it)
+      c.image_volumes.push_back(it.key());
   for (const auto& u : a.list("ulimit")) {
     bool found = false;
     auto [name, vals] = split_once(u, '=', &found);
@@ -256,9 +266,28 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
   log::Phase phase(run ? "run" : "create");
   std::optional<log::Phase> step(std::in_place, "create: config");
   ContainerConfig c = config_from_flags(ctx, a, a.positional);
-  step.emplace("create: store");
+  step.emplace("create: mounts");
   ContainerStore cs = containers(ctx);
-  c = cs.create(c);
+  VolumeStore vs(ctx.store());
+  std::vector<std::string> new_volumes;
+  c.mounts = prepare_mounts(vs, cs,
+                            {a.list("volume"), a.list("mount"), a.list("tmpfs"), a.list("volumes-from"), c.image_volumes},
+                            &new_volumes);
+  auto drop_new_volumes = [&] {
+    for (const auto& v : new_volumes) {
+      try {
+        vs.remove(v, true);
+      } catch (const Error&) {
+      }
+    }
+  };
+  step.emplace("create: store");
+  try {
+    c = cs.create(c);
+  } catch (...) {
+    drop_new_volumes();
+    throw;
+  }
   step.reset();
   if (a.has("cidfile")) {
     std::string f = a.value("cidfile");
@@ -266,6 +295,7 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
     if (fd < 0) {
       int e = errno;
       remove_container(cs, c.id);
+      drop_new_volumes();
       throw sys_error("--cidfile " + f, e);
     }
     UniqueFd g(fd);
@@ -284,6 +314,7 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
       if (c.auto_remove) {
         try {
           remove_container(cs, c.id);
+          drop_new_volumes();
         } catch (...) {
         }
       }
@@ -452,7 +483,12 @@ int cmd_rm(Context& ctx, const Args& a) {
         out(arg + "\n");
         continue;
       }
+      ContainerConfig c = cs.config(id);
       remove_container(cs, id);
+      if (a.flag("volumes") && !anonymous_volumes(c).empty()) {
+        VolumeStore vs(ctx.store());
+        run_in_userns(ctx.config(), [&] { remove_anonymous_volumes(vs, c); });
+      }
       out(arg + "\n");
     } catch (const Error& e) {
       write_all(STDERR_FILENO, fmt::format("Error: {}\n", e.what()));
@@ -592,7 +628,10 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   out["GraphDriver"] = {{"Name", cs.store().config().storage_driver},
                         {"Data", {{"UpperDir", cs.dir(id) + "/upper"}, {"WorkDir", cs.dir(id) + "/work"},
                                   {"MergedDir", cs.dir(id) + "/merged"}}}};
-  out["Mounts"] = Json::array();
+  out["Mounts"] = mounts_inspect_json(cs.store(), c);
+  host["Binds"] = binds_inspect_json(c);
+  out["HostConfig"] = host;
+  config["Volumes"] = volumes_inspect_json(c);
   out["Config"] = config;
   out["NetworkSettings"] = {{"Ports", Json::object()}, {"Networks", networks}};
   return out;

@@ -136,6 +136,7 @@ const std::vector<Group>& groups() {
       {"image", "Manage images"},
       {"manifest", "Inspect manifests in registries"},
       {"system", "Manage den"},
+      {"volume", "Manage volumes"},
   };
   return g;
 }
@@ -149,6 +150,7 @@ const std::vector<Command>& command_table() {
     register_container_commands(t);
     register_exec_commands(t);
     register_container_fs_commands(t);
+    register_volume_commands(t);
     register_registry_commands(t);
     register_completion_commands(t);
     return t;

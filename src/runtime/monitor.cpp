@@ -1,4 +1,5 @@
 #include "den/monitor.h"
+#include "den/volume.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -691,7 +692,11 @@ bool should_restart(const ContainerConfig& c, const ContainerState& st, int exit
       log::Phase rm_phase("monitor: remove");
       try {
         FileLock l = cs.lock(id);
-        remove_container(cs, id, report_exit);
+        VolumeStore vs(cs.store());  // --rm takes the anonymous volumes along (docker)
+        remove_container(cs, id, [&] {
+          remove_anonymous_volumes(vs, c2);
+          report_exit();
+        });
       } catch (const std::exception& e) {
         clients.broadcast(Frame::Error, fmt::format("removing container {}: {}", id.substr(0, 12), e.what()));
       }
