@@ -37,10 +37,10 @@ std::map<std::string, std::string> key_values(const std::vector<std::string>& li
 Json volume_json(VolumeStore& vs, const Volume& v) {
   return {{"CreatedAt", format_rfc3339_nano(v.created / 1000000000 * 1000000000)},
           {"Driver", v.driver},
-          {"Labels", v.labels.empty() ? Json(nullptr) : Json(v.labels)},
+          {"Labels", v.labels.empty() ? Json::object() : Json(v.labels)},
           {"Mountpoint", vs.data_dir(v.name)},
           {"Name", v.name},
-          {"Options", v.options.empty() ? Json(nullptr) : Json(v.options)},
+          {"Options", v.options.empty() ? Json::object() : Json(v.options)},
           {"Scope", "local"}};
 }
 

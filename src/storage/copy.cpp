@@ -333,43 +333,40 @@ void with_container_root(ContainerStore& cs, const std::string& id, bool child_w
   }
   ::close(theirs);
   ::close(errp[1]);
-  auto child_result = [&] {
+  // The helper's own message (empty when it wrote none), and its status.
+  auto child_result = [&](int* status) {
     std::string msg;
     char buf[1024];
     ssize_t n;
     while ((n = ::read(errp[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
       if (n > 0) msg.append(buf, static_cast<size_t>(n));
     ::close(errp[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (::waitpid(pid, status, 0) < 0 && errno == EINTR) {
     }
-    if (msg.empty() && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) msg = "the copy helper failed";
     return msg;
   };
   // A helper that fails early closes its end: our writes must fail, not kill us.
   struct sigaction ign {}, old {};
   ign.sa_handler = SIG_IGN;
   ::sigaction(SIGPIPE, &ign, &old);
+  int status = 0;
   try {
     parent(mine);
   } catch (...) {
+    // The helper's error (a missing source or destination) explains a
+    // broken stream best; without one, ours stands (the helper then dies of
+    // the closed pipe).
     ::close(mine);
-    if (!child_writes) {
-      // The helper's own error (a missing destination) explains a broken pipe best.
-      std::string msg = child_result();
-      ::sigaction(SIGPIPE, &old, nullptr);
-      if (!msg.empty()) throw Error(msg, Errc::Invalid);
-      throw;
-    }
-    ::kill(pid, SIGKILL);
-    child_result();
+    std::string msg = child_result(&status);
     ::sigaction(SIGPIPE, &old, nullptr);
+    if (!msg.empty()) throw Error(msg, Errc::Invalid);
     throw;
   }
   ::close(mine);
-  std::string msg = child_result();
+  std::string msg = child_result(&status);
   ::sigaction(SIGPIPE, &old, nullptr);
   if (!msg.empty()) throw Error(msg, Errc::Invalid);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) throw Error("the copy helper failed");
 }
 
 }  // namespace den

@@ -161,9 +161,9 @@ import_web_image() {
     assert_success
     run_den inspect -f '{{json .Mounts}}' m
     assert_success
-    local n='{"Destination":"/n","Driver":"local","Mode":"ro","Name":"named2","Propagation":"","RW":false,"Source":"'$GRAPHROOT'/volumes/named2/_data","Type":"volume"}'
-    local h='{"Destination":"/h","Mode":"","Propagation":"rslave","RW":true,"Source":"'$WORK'/host","Type":"bind"}'
-    local h2='{"Destination":"/h2","Mode":"","Propagation":"rprivate","RW":true,"Source":"'$WORK'/host","Type":"bind"}'
+    local n='{"Type":"volume","Name":"named2","Source":"'$GRAPHROOT'/volumes/named2/_data","Driver":"local","Destination":"/n","Mode":"ro","RW":false,"Propagation":""}'
+    local h='{"Type":"bind","Source":"'$WORK'/host","Destination":"/h","Mode":"","RW":true,"Propagation":"rslave"}'
+    local h2='{"Type":"bind","Source":"'$WORK'/host","Destination":"/h2","Mode":"","RW":true,"Propagation":"rprivate"}'
     assert_output "[$n,$h,$h2]"
     run_den inspect -f '{{json .HostConfig.Binds}}' m
     assert_output '["named2:/n:ro","'$WORK'/host:/h"]'
@@ -244,6 +244,7 @@ import_web_image() {
     assert_output "changed"
     assert_equal "$(cat "$WORK/lower/f")" "orig"
     [[ ! -e $WORK/lower/new ]]
+    den unshare chown -R 0:0 "$WORK/u"  # so that the test's files can be removed
 }
 
 @test "--mount: volume, tmpfs, read-only; --tmpfs and -v on one path conflict" {
@@ -497,7 +498,7 @@ EOT
     assert_equal "$(out_json '[0]["Driver"]')" "local"
     assert_equal "$(out_json '[0]["Mountpoint"]')" "$GRAPHROOT/volumes/appdata/_data"
     assert_output_contains '"CreatedAt": "'
-    assert_output_contains '"Labels": null'
+    assert_output_contains '"Labels": {}'
     local anon
     anon=$(docker inspect -f '{{(index .Mounts 0).Name}}' app2)
     run_sh "docker volume inspect -f '{{json .Labels}}' $anon"
