@@ -59,7 +59,8 @@ std::vector<MountSpec> prepare_mounts(VolumeStore& vs, ContainerStore& cs, const
                                       std::vector<std::string>* created);
 
 // docker inspect: Mounts (Type, Name, Source, Destination, Driver, Mode, RW,
-// Propagation), HostConfig.Binds (the -v forms) and Config.Volumes.
+// Propagation), HostConfig.Binds (every bind and named volume in -v form,
+// --mount ones too) and Config.Volumes (the anonymous ones).
 Json mounts_inspect_json(const Store& store, const ContainerConfig& c);
 Json binds_inspect_json(const ContainerConfig& c);
 Json volumes_inspect_json(const ContainerConfig& c);

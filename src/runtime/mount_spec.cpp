@@ -319,7 +319,10 @@ Json binds_inspect_json(const ContainerConfig& c) {
     if (m.type == "tmpfs" || (m.type == "volume" && m.anonymous)) continue;
     std::string b = m.source + ":" + m.destination;
     std::string mode = mount_mode(m);
-    if (!mode.empty() && !(m.type == "volume" && mode == "z")) b += ":" + mode;
+    if (m.type == "volume" && mode == "z") mode.clear();
+    std::string prop = mount_propagation(m);
+    if (!prop.empty()) mode += (mode.empty() ? "" : ",") + prop;
+    if (!mode.empty()) b += ":" + mode;
     out.push_back(b);
   }
   return out.empty() ? Json(nullptr) : out;

@@ -166,7 +166,7 @@ import_web_image() {
     local h2='{"Type":"bind","Source":"'$WORK'/host","Destination":"/h2","Mode":"","RW":true,"Propagation":"rprivate"}'
     assert_output "[$n,$h,$h2]"
     run_den inspect -f '{{json .HostConfig.Binds}}' m
-    assert_output '["named2:/n:ro","'$WORK'/host:/h"]'
+    assert_output '["named2:/n:ro","'$WORK'/host:/h:rslave","'$WORK'/host:/h2"]'
 }
 
 @test "copy-up: the image's files fill an empty named volume, not a used one, not a bind" {
