@@ -14,6 +14,7 @@
 #include "den/copy.h"
 #include "den/error.h"
 #include "den/fs.h"
+#include "den/log.h"
 #include "den/monitor.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
@@ -186,6 +187,7 @@ int cmd_volume_export(Context& ctx, const Args& a) {
     fd = file.get();
   }
   ctx.enter_userns();  // the files belong to subordinate ids
+  log::Phase phase("volume export");
   write_tar(fd, vs.data_dir(v.name), ".");
   return 0;
 }
@@ -201,6 +203,7 @@ int cmd_volume_import(Context& ctx, const Args& a) {
   }
   ctx.enter_userns();
   FileLock l = vs.lock(v.name);
+  log::Phase phase("volume import");
   extract_tar(fd, vs.data_dir(v.name), UntarOptions{});
   return 0;
 }
@@ -208,6 +211,7 @@ int cmd_volume_import(Context& ctx, const Args& a) {
 // ---- cp ----------------------------------------------------------------------
 
 int cmd_cp(Context& ctx, const Args& a) {
+  log::Phase phase("cp");
   std::string src = a.positional[0], dst = a.positional[1];
   std::string src_ctr, src_path, dst_ctr, dst_path;
   bool from = split_container_path(src, &src_ctr, &src_path);
