@@ -17,8 +17,8 @@ _den_flags() {
         import|"image import") _den_all='--change -c --help -h --message -m --platform' _den_vals='--change -c --message -m --platform' ;;
         load|"image load") _den_all='--help -h --input -i --quiet -q' _den_vals='--input -i' ;;
         save|"image save") _den_all='--format --help -h --output -o' _den_vals='--format --output -o' ;;
-        run|"container run") _den_all='--add-host --annotation --cap-add --cap-drop --cidfile --detach -d --detach-keys --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --help --hostname -h --init --interactive -i --ipc --label -l --link --log-driver --mac-address --name --network --network-alias --pid --privileged --publish -p --publish-all -P --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --sig-proxy --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --workdir -w' _den_vals='--add-host --annotation --cap-add --cap-drop --cidfile --detach-keys --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --hostname -h --ipc --label -l --link --log-driver --mac-address --name --network --network-alias --pid --publish -p --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --workdir -w' ;;
-        create|"container create") _den_all='--add-host --annotation --cap-add --cap-drop --cidfile --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --help --hostname -h --init --interactive -i --ipc --label -l --link --log-driver --mac-address --name --network --network-alias --pid --privileged --publish -p --publish-all -P --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --workdir -w' _den_vals='--add-host --annotation --cap-add --cap-drop --cidfile --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --hostname -h --ipc --label -l --link --log-driver --mac-address --name --network --network-alias --pid --publish -p --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --workdir -w' ;;
+        run|"container run") _den_all='--annotation --cap-add --cap-drop --cidfile --detach -d --detach-keys --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --mount --name --network --pid --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --sig-proxy --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' _den_vals='--annotation --cap-add --cap-drop --cidfile --detach-keys --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --mount --name --network --pid --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' ;;
+        create|"container create") _den_all='--annotation --cap-add --cap-drop --cidfile --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --mount --name --network --pid --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' _den_vals='--annotation --cap-add --cap-drop --cidfile --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --mount --name --network --pid --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' ;;
         start|"container start") _den_all='--attach -a --help -h --interactive -i' _den_vals='' ;;
         stop|"container stop") _den_all='--help -h --time -t' _den_vals='--time -t' ;;
         restart|"container restart") _den_all='--help -h --time -t' _den_vals='--time -t' ;;
@@ -38,6 +38,14 @@ _den_flags() {
         export|"container export") _den_all='--help -h --output -o' _den_vals='--output -o' ;;
         commit|"container commit") _den_all='--author -a --change -c --help -h --message -m --pause -p' _den_vals='--author -a --change -c --message -m' ;;
         "system check") _den_all='--help -h --quick --repair' _den_vals='' ;;
+        "volume create") _den_all='--driver -d --help -h --label -l --opt -o' _den_vals='--driver -d --label -l --opt -o' ;;
+        "volume ls"|"volume list") _den_all='--filter -f --format --help -h --quiet -q' _den_vals='--filter -f --format' ;;
+        "volume inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
+        "volume rm"|"volume remove") _den_all='--force -f --help -h' _den_vals='' ;;
+        "volume prune") _den_all='--all -a --filter --force -f --help -h' _den_vals='--filter' ;;
+        "volume export") _den_all='--help -h --output -o' _den_vals='--output -o' ;;
+        "volume import") _den_all='--help -h' _den_vals='' ;;
+        cp|"container cp") _den_all='--archive -a --follow-link -L --help -h' _den_vals='' ;;
         pull|"image pull") _den_all='--all-tags -a --cert-dir --creds --help -h --platform --quiet -q --tls-verify' _den_vals='--cert-dir --creds --platform --tls-verify' ;;
         push|"image push") _den_all='--cert-dir --creds --digestfile --help -h --quiet -q --tls-verify' _den_vals='--cert-dir --creds --digestfile --tls-verify' ;;
         "manifest inspect") _den_all='--cert-dir --creds --help -h --tls-verify' _den_vals='--cert-dir --creds --tls-verify' ;;
@@ -45,24 +53,17 @@ _den_flags() {
         login) _den_all='--cert-dir --help -h --password -p --password-stdin --tls-verify --username -u' _den_vals='--cert-dir --password -p --tls-verify --username -u' ;;
         logout) _den_all='--all -a --help -h' _den_vals='' ;;
         completion) _den_all='--help -h' _den_vals='' ;;
-        "network create") _den_all='--driver -d --gateway --help -h --internal --label --subnet' _den_vals='--driver -d --gateway --label --subnet' ;;
-        "network ls"|"network list") _den_all='--filter -f --format --help -h --no-trunc --quiet -q' _den_vals='--filter -f --format' ;;
-        "network inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
-        "network rm"|"network remove") _den_all='--help -h' _den_vals='' ;;
-        "network prune") _den_all='--force -f --help -h' _den_vals='' ;;
-        "network connect") _den_all='--alias --help -h' _den_vals='--alias' ;;
-        "network disconnect") _den_all='--help -h' _den_vals='' ;;
         *) _den_all='--help -h' _den_vals='' ;;
     esac
 }
 
 _den_group() {
     case $1 in
-        container) _den_words='attach commit create diff exec export inspect kill list logs ls port prune remove rename restart rm run start stop top wait' ;;
+        container) _den_words='attach commit cp create diff exec export inspect kill list logs ls port prune remove rename restart rm run start stop top wait' ;;
         image) _den_words='history import inspect list load ls prune pull push remove rm save tag' ;;
         manifest) _den_words='inspect' ;;
-        network) _den_words='connect create disconnect inspect list ls prune remove rm' ;;
         system) _den_words='check info migrate' ;;
+        volume) _den_words='create export import inspect list ls prune remove rm' ;;
         *) return 1 ;;
     esac
 }
@@ -83,7 +84,7 @@ _den() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W '--help -h --log-level --root --runroot --storage-driver --version -v' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'attach commit completion container create diff exec export history image images import info inspect kill load login logout logs manifest network port ps pull push rename restart rm rmi run save search start stop system tag top unshare version wait' -- "$cur"))
+            COMPREPLY=($(compgen -W 'attach commit completion container cp create diff exec export history image images import info inspect kill load login logout logs manifest port ps pull push rename restart rm rmi run save search start stop system tag top unshare version volume wait' -- "$cur"))
         fi
         return
     fi

@@ -26,6 +26,7 @@ struct MountSpec {
   std::string source;       // host path (bind), volume name
   std::string destination;  // in the container
   std::vector<std::string> options;  // "ro", "rw", "nosuid", "size=64m", "mode=1777", "rbind", ...
+  bool anonymous = false;   // volume: made for this container (rm -v, --rm remove it)
 };
 
 struct Ulimit {
@@ -79,6 +80,7 @@ struct ContainerConfig {
   std::string pid = "private";          // private | host | container:X
   std::string uts = "private";          // private | host
   std::vector<MountSpec> mounts;        // tmpfs, binds, volumes
+  std::vector<std::string> image_volumes;  // the image's VOLUMEs: create time only, not stored
   int64_t shm_size = 64 * 1024 * 1024;
 
   // Life cycle.

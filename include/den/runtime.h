@@ -25,6 +25,11 @@ struct PlanMount {
   std::string data;
   bool is_file = false;  // bind target is a file (create it as a file)
   bool make_readonly = false;  // remount the bind read-only
+  // Volumes: when the source directory is empty, the image's files at the
+  // target are copied into it first (docker's copy-up; owners kept).
+  bool copy_up = false;
+  bool chown_to_user = false;   // :U, chown -R to the container's user
+  unsigned long propagation = 0;  // MS_SHARED/MS_SLAVE/MS_PRIVATE (| MS_REC)
 };
 
 struct PlanRlimit {

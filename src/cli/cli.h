@@ -89,6 +89,7 @@ void register_transfer_commands(std::vector<Command>& table);
 void register_container_commands(std::vector<Command>& table);
 void register_exec_commands(std::vector<Command>& table);
 void register_container_fs_commands(std::vector<Command>& table);
+void register_volume_commands(std::vector<Command>& table);  // volume ..., cp
 void register_registry_commands(std::vector<Command>& table);
 void register_completion_commands(std::vector<Command>& table);
 void register_network_commands(std::vector<Command>& table);

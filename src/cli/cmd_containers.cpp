@@ -25,6 +25,8 @@
 #include "den/log.h"
 #include "den/monitor.h"
 #include "den/network.h"
+#include "den/mount_spec.h"
+#include "den/volume.h"
 #include "den/reference.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
@@ -83,6 +85,9 @@ std::vector<Option> create_options() {
       {"tmpfs", 0, OptKind::List, "list", "Mount a tmpfs directory: /path[:options]", ""},
       {"tty", 't', OptKind::Bool, "", "Allocate a pseudo-TTY", ""},
       {"ulimit", 0, OptKind::List, "ulimit", "Ulimit options: name=soft[:hard]", ""},
+      {"volume", 'v', OptKind::List, "list", "Bind mount a volume: [SRC:]DST[:ro|rw|z|Z|U|O|nocopy|PROPAGATION]", ""},
+      {"volumes-from", 0, OptKind::List, "list", "Mount volumes from the specified container(s): CONTAINER[:ro|rw]", ""},
+      {"mount", 0, OptKind::List, "mount", "Attach a filesystem mount: type=bind|volume|tmpfs,src=..,dst=..[,ro]", ""},
       {"user", 'u', OptKind::Value, "string", "Username or UID (format: <name|uid>[:<group|gid>])", ""},
       {"uts", 0, OptKind::Value, "string", "UTS namespace to use: private, host", ""},
       {"workdir", 'w', OptKind::Value, "string", "Working directory inside the container", ""},
@@ -185,12 +190,17 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
     else
       throw Error(fmt::format("unsupported --security-opt \"{}\": den knows no-new-privileges", so), Errc::Unsupported);
   }
-  for (const auto& t : a.list("tmpfs")) {
-    auto [dst, opts] = split_once(t, ':');
-    if (dst.empty() || dst[0] != '/') throw Error(fmt::format("invalid --tmpfs \"{}\": the path must be absolute", t), Errc::Invalid);
-    MountSpec m{"tmpfs", "tmpfs", dst, opts.empty() ? std::vector<std::string>{} : split(opts, ',')};
-    c.mounts.push_back(m);
-  }
+  // Mounts are checked here, before anything exists; prepare_mounts (in
+  // cmd_create_or_run) creates volumes and bind sources.
+  for (const auto& t : a.list("tmpfs")) c.mounts.push_back(parse_tmpfs_flag(t));
+  for (const auto& v : a.list("volume")) c.mounts.push_back(parse_volume_flag(v));
+  for (const auto& v : a.list("mount")) c.mounts.push_back(parse_mount_flag(v));
+  check_duplicate_destinations(c.mounts);
+  for (const auto& v : a.list("volumes-from"))
+    ContainerStore(ctx.store()).resolve(parse_volumes_from(v).first);  // must exist
+  if (image_cfg.contains("Volumes") && image_cfg["Volumes"].is_object())
+    for (auto it = image_cfg["Volumes"].begin(); it != image_cfg["Volumes"].end(); ++it)
+      c.image_volumes.push_back(it.key());
   for (const auto& u : a.list("ulimit")) {
     bool found = false;
     auto [name, vals] = split_once(u, '=', &found);
@@ -272,10 +282,29 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
   log::Phase phase(run ? "run" : "create");
   std::optional<log::Phase> step(std::in_place, "create: config");
   ContainerConfig c = config_from_flags(ctx, a, a.positional);
-  step.emplace("create: store");
+  step.emplace("create: mounts");
   ContainerStore cs = containers(ctx);
   if (a.flag("replace") && !c.name.empty()) replace_container(ctx, c.name);
-  c = cs.create(c);
+  VolumeStore vs(ctx.store());
+  std::vector<std::string> new_volumes;
+  c.mounts = prepare_mounts(vs, cs,
+                            {a.list("volume"), a.list("mount"), a.list("tmpfs"), a.list("volumes-from"), c.image_volumes},
+                            &new_volumes);
+  auto drop_new_volumes = [&] {
+    for (const auto& v : new_volumes) {
+      try {
+        vs.remove(v, true);
+      } catch (const Error&) {
+      }
+    }
+  };
+  step.emplace("create: store");
+  try {
+    c = cs.create(c);
+  } catch (...) {
+    drop_new_volumes();
+    throw;
+  }
   emit_container_event(ctx.config(), "create", c.id, c.name, c.image_name, c.labels);
   step.reset();
   if (a.has("cidfile")) {
@@ -284,6 +313,7 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
     if (fd < 0) {
       int e = errno;
       remove_container(cs, c.id);
+      drop_new_volumes();
       throw sys_error("--cidfile " + f, e);
     }
     UniqueFd g(fd);
@@ -302,6 +332,7 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
       if (c.auto_remove) {
         try {
           remove_container(cs, c.id);
+          drop_new_volumes();
         } catch (...) {
         }
       }
@@ -493,6 +524,10 @@ int cmd_rm(Context& ctx, const Args& a) {
       ContainerConfig c = cs.config(id);
       remove_container(cs, id);
       emit_container_event(ctx.config(), "destroy", id, c.name, c.image_name, c.labels);
+      if (a.flag("volumes") && !anonymous_volumes(c).empty()) {
+        VolumeStore vs(ctx.store());
+        run_in_userns(ctx.config(), [&] { remove_anonymous_volumes(vs, c); });
+      }
       out(arg + "\n");
     } catch (const Error& e) {
       write_all(STDERR_FILENO, fmt::format("Error: {}\n", e.what()));
@@ -679,7 +714,10 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   out["GraphDriver"] = {{"Name", cs.store().config().storage_driver},
                         {"Data", {{"UpperDir", cs.dir(id) + "/upper"}, {"WorkDir", cs.dir(id) + "/work"},
                                   {"MergedDir", cs.dir(id) + "/merged"}}}};
-  out["Mounts"] = Json::array();
+  out["Mounts"] = mounts_inspect_json(cs.store(), c);
+  host["Binds"] = binds_inspect_json(c);
+  out["HostConfig"] = host;
+  config["Volumes"] = volumes_inspect_json(c);
   out["Config"] = config;
   out["NetworkSettings"] = {{"Ports", inspect_ports(running ? c.ports : std::vector<PortMapping>{}, c.exposed_ports)},
                             {"Networks", networks}};

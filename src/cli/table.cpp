@@ -141,6 +141,7 @@ const std::vector<Group>& groups() {
       {"quadlet", "Manage Quadlet files (containers as systemd services)"},
       {"network", "Manage networks"},
       {"system", "Manage den"},
+      {"volume", "Manage volumes"},
   };
   return g;
 }
@@ -154,6 +155,7 @@ const std::vector<Command>& command_table() {
     register_container_commands(t);
     register_exec_commands(t);
     register_container_fs_commands(t);
+    register_volume_commands(t);
     register_registry_commands(t);
     register_completion_commands(t);
     register_service_commands(t);

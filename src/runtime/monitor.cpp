@@ -1,5 +1,6 @@
 #include "den/monitor.h"
 #include "den/network.h"
+#include "den/volume.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -719,7 +720,11 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
       log::Phase rm_phase("monitor: remove");
       try {
         FileLock l = cs.lock(id);
-        remove_container(cs, id, report_exit);
+        VolumeStore vs(cs.store());  // --rm takes the anonymous volumes along (docker)
+        remove_container(cs, id, [&] {
+          remove_anonymous_volumes(vs, c2);
+          report_exit();
+        });
         emit_container_event(cs.store().config(), "destroy", id, c2.name, c2.image_name, c2.labels);
       } catch (const std::exception& e) {
         clients.broadcast(Frame::Error, fmt::format("removing container {}: {}", id.substr(0, 12), e.what()));

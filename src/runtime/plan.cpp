@@ -10,6 +10,7 @@
 
 #include "den/error.h"
 #include "den/fs.h"
+#include "den/mount_spec.h"
 #include "den/runtime.h"
 #include "den/strings.h"
 
@@ -168,9 +169,36 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
       if (std::none_of(data.begin(), data.end(), [](const std::string& d) { return d.rfind("mode=", 0) == 0; }))
         data.push_back("mode=1777");
       p.mounts.push_back({"tmpfs", m.destination, "tmpfs", flags, join(data, ","), false, false});
-    } else if (m.type == "bind") {
-      bool ro = std::find(m.options.begin(), m.options.end(), "ro") != m.options.end();
-      p.mounts.push_back({m.source, m.destination, "", MS_BIND | MS_REC, "", !is_dir(m.source), ro});
+    } else if (m.type == "bind" || m.type == "volume") {
+      // Volumes and binds (den/mount_spec.h): -v, --mount, --volumes-from.
+      PlanMount pm{m.source, m.destination, "", MS_BIND | MS_REC, "", false, mount_readonly(m)};
+      const auto& o = m.options;
+      if (m.type == "volume") {
+        VolumeSource vsrc = volume_source(cfg.graphroot, m.source);
+        pm.source = vsrc.path;
+        pm.fstype = vsrc.fstype;
+        pm.data = vsrc.data;
+        if (!vsrc.fstype.empty()) pm.flags = MS_NOSUID | MS_NODEV;
+        pm.copy_up = vsrc.fstype.empty() && std::find(o.begin(), o.end(), "nocopy") == o.end();
+      } else {
+        pm.is_file = !is_dir(m.source);
+      }
+      if (std::find(o.begin(), o.end(), "O") != o.end()) {
+        // podman's :O: the host directory is the lower layer of an overlay
+        // whose upper dir is the container's (kept until it is removed).
+        std::string ov = fmt::format("{}/overlay/{}", container_dir, std::hash<std::string>{}(m.destination));
+        pm = {"overlay", m.destination, "overlay", 0,
+              fmt::format("lowerdir={},upperdir={}/upper,workdir={}/work{}", m.source, ov, ov,
+                          cfg.rootless ? ",userxattr" : ""),
+              false, false};
+      }
+      pm.chown_to_user = std::find(o.begin(), o.end(), "U") != o.end();
+      std::string prop = mount_propagation(m);
+      if (!prop.empty()) {
+        pm.propagation = (prop[0] == 'r' ? MS_REC : 0) |
+                         (contains(prop, "shared") ? MS_SHARED : contains(prop, "slave") ? MS_SLAVE : MS_PRIVATE);
+      }
+      p.mounts.push_back(pm);
     }
   }
   if (c.init) {
@@ -220,8 +248,9 @@ std::string describe(const RunPlan& p) {
   s += fmt::format("root ({}) {} lower={} upper={}\n", kinds[static_cast<int>(p.root_kind)], p.rootfs, p.lowerdirs,
                    p.upperdir);
   for (const auto& m : p.mounts)
-    s += fmt::format("mount {} -> {} type={} flags=0x{:x} data={}{}\n", m.source, m.target,
-                     m.fstype.empty() ? "bind" : m.fstype, m.flags, m.data, m.make_readonly ? " ro" : "");
+    s += fmt::format("mount {} -> {} type={} flags=0x{:x} data={}{}{}{}\n", m.source, m.target,
+                     m.fstype.empty() ? "bind" : m.fstype, m.flags, m.data, m.make_readonly ? " ro" : "",
+                     m.copy_up ? " copy-up" : "", m.chown_to_user ? " chown" : "");
   for (const auto& m : p.masked_paths) s += "mask " + m + "\n";
   for (const auto& r : p.readonly_paths) s += "readonly " + r + "\n";
   s += fmt::format("exec {} cwd={} user={} caps=0x{:x} tty={}\n", join(p.argv, " "), p.cwd,

@@ -29,6 +29,7 @@
 #include "den/fs.h"
 #include "den/log.h"
 #include "den/runtime.h"
+#include "den/treecopy.h"
 
 // Fixed buffers, no allocation between clone and exec: paths longer than
 // PATH_MAX would fail at the syscall anyway, so truncation is acceptable.
@@ -147,10 +148,33 @@ void mount_root(const RunPlan& p) {
                p.mount_program.c_str());
 }
 
+// docker's copy-up: an empty volume gets the image's files at its mount
+// point (a directory of the container's root, not yet covered).
+void copy_up(const char* full, const char* volume) {
+  struct stat st;
+  if (::lstat(full, &st) != 0 || !S_ISDIR(st.st_mode) || !dir_is_empty(volume) || dir_is_empty(full)) return;
+  if (int e = copy_tree(full, volume)) child_fail(125, e, "copy the image's files at %s into the volume", full);
+}
+
+// The upperdir= and workdir= of an overlay mount's data (podman's :O).
+void make_overlay_dirs(const char* data) {
+  for (const char* key : {"upperdir=", "workdir="}) {
+    const char* v = std::strstr(data, key);
+    if (!v) continue;
+    v += std::strlen(key);
+    char dir[4096];
+    size_t n = std::strcspn(v, ",");
+    std::snprintf(dir, sizeof dir, "%.*s", static_cast<int>(n), v);
+    mkdir_p(dir, 0755);
+  }
+}
+
 void do_mounts(const RunPlan& p) {
   char full[4096];
   for (const auto& m : p.mounts) {
     std::snprintf(full, sizeof full, "%s%s", p.rootfs.c_str(), m.target.c_str());
+    if (m.copy_up) copy_up(full, m.source.c_str());
+    if (m.fstype == "overlay") make_overlay_dirs(m.data.c_str());
     make_target(full, m.is_file);
     const char* src = m.source.c_str();
     const char* type = m.fstype.empty() ? nullptr : m.fstype.c_str();
@@ -167,6 +191,8 @@ void do_mounts(const RunPlan& p) {
       if (m.fstype == "mqueue") continue;
       child_fail(125, e, "mount %s in container", m.target.c_str());
     }
+    if (m.propagation && ::mount(nullptr, full, nullptr, m.propagation, nullptr) != 0)
+      child_fail(125, errno, "set the propagation of %s", m.target.c_str());
     if (m.make_readonly) {
       unsigned long flags = MS_BIND | MS_REMOUNT | MS_RDONLY;
       if (::mount(nullptr, full, nullptr, flags, nullptr) != 0) {
@@ -489,6 +515,11 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
   do_mounts(p);
   pivot(p);
   mask_and_protect(p);
+  for (const auto& m : p.mounts) {
+    if (!m.chown_to_user) continue;  // :U, to the user the process runs as
+    Identity id = resolve_user(p.user);
+    if (int e = chown_tree(m.target.c_str(), id.uid, id.gid)) child_fail(125, e, "chown %s (:U)", m.target.c_str());
+  }
   if (!p.hostname.empty() && ::sethostname(p.hostname.c_str(), p.hostname.size()) != 0)
     child_fail(125, errno, "sethostname %s", p.hostname.c_str());
   if (p.bring_up_loopback && (p.clone_flags & CLONE_NEWNET)) loopback_up();

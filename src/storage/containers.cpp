@@ -50,7 +50,8 @@ ContainerStatus status_from(const std::string& s) {
 Json to_json(const ContainerConfig& c) {
   Json mounts = Json::array();
   for (const auto& m : c.mounts)
-    mounts.push_back({{"type", m.type}, {"source", m.source}, {"destination", m.destination}, {"options", m.options}});
+    mounts.push_back({{"type", m.type}, {"source", m.source}, {"destination", m.destination}, {"options", m.options},
+                      {"anonymous", m.anonymous}});
   Json ulimits = Json::array();
   for (const auto& u : c.ulimits) ulimits.push_back({{"name", u.name}, {"soft", u.soft}, {"hard", u.hard}});
   Json ports = Json::array();
@@ -145,7 +146,7 @@ ContainerConfig container_config_from_json(const Json& j) {
   c.uts = j.value("uts", "private");
   for (const auto& m : j.value("mounts", Json::array()))
     c.mounts.push_back({m.value("type", ""), m.value("source", ""), m.value("destination", ""),
-                        m.value("options", std::vector<std::string>{})});
+                        m.value("options", std::vector<std::string>{}), m.value("anonymous", false)});
   c.shm_size = j.value("shm_size", int64_t{64 * 1024 * 1024});
   c.labels = j.value("labels", std::map<std::string, std::string>{});
   c.annotations = j.value("annotations", std::map<std::string, std::string>{});
