@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "den/cgroup.h"
 #include "den/json.h"
 #include "den/lock.h"
 #include "den/store.h"
@@ -80,6 +81,12 @@ struct ContainerConfig {
   std::string log_driver = "k8s-file";
   std::vector<std::string> exposed_ports;  // "80/tcp"
 
+  // Resource limits (den/cgroup.h).
+  Resources resources;
+  std::string cgroups = "enabled";  // enabled | disabled | no-conmon
+  std::string cgroup_parent;        // --cgroup-parent
+  std::string cgroup_manager;       // --cgroup-manager at create ("" = config/auto)
+
   // The argv the container runs: entrypoint + cmd.
   std::vector<std::string> argv() const;
 };
@@ -101,6 +108,7 @@ struct ContainerState {
   int restart_count = 0;
   bool stopped_by_user = false;  // for unless-stopped / on-failure
   std::string boot_id;
+  std::string cgroup;  // the container's cgroup while it runs (absolute), "" for none
   // The config fields `ps` shows (config_summary), copied here at create and
   // rename, so that ps reads one small file per container, not two.
   Json summary;

@@ -87,7 +87,11 @@ Json to_json(const ContainerConfig& c) {
           {"stop_timeout", c.stop_timeout},
           {"auto_remove", c.auto_remove},
           {"log_driver", c.log_driver},
-          {"exposed_ports", c.exposed_ports}};
+          {"exposed_ports", c.exposed_ports},
+          {"resources", to_json(c.resources)},
+          {"cgroups", c.cgroups},
+          {"cgroup_parent", c.cgroup_parent},
+          {"cgroup_manager", c.cgroup_manager}};
 }
 
 Json config_summary(const ContainerConfig& c) {
@@ -142,6 +146,10 @@ ContainerConfig container_config_from_json(const Json& j) {
   c.auto_remove = j.value("auto_remove", false);
   c.log_driver = j.value("log_driver", "k8s-file");
   c.exposed_ports = j.value("exposed_ports", std::vector<std::string>{});
+  if (j.contains("resources")) c.resources = resources_from_json(j["resources"]);
+  c.cgroups = j.value("cgroups", "enabled");
+  c.cgroup_parent = j.value("cgroup_parent", "");
+  c.cgroup_manager = j.value("cgroup_manager", "");
   return c;
 }
 
@@ -159,6 +167,7 @@ Json to_json(const ContainerState& s) {
           {"restart_count", s.restart_count},
           {"stopped_by_user", s.stopped_by_user},
           {"boot_id", s.boot_id},
+          {"cgroup", s.cgroup},
           {"summary", s.summary.is_object() ? s.summary : Json::object()}};
 }
 
@@ -177,6 +186,7 @@ ContainerState container_state_from_json(const Json& j) {
   s.restart_count = j.value("restart_count", 0);
   s.stopped_by_user = j.value("stopped_by_user", false);
   s.boot_id = j.value("boot_id", "");
+  s.cgroup = j.value("cgroup", "");
   if (auto it = j.find("summary"); it != j.end() && it->is_object() && !it->empty()) s.summary = *it;
   return s;
 }
