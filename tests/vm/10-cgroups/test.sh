@@ -82,6 +82,9 @@ check_lt "stats: CPU % at most the limit (+slack)" "${cpu:-999}" 65
 out=$(den stats --no-stream spin 2>&1)
 check_match "stats: docker's header" 'CONTAINER ID +NAME +CPU % +MEM USAGE / LIMIT +MEM % +NET I/O +BLOCK I/O +PIDS' "$out"
 
+check "exec: the process joins the container's cgroup" "0::/" \
+    "$(den exec spin sh -c 'sleep 2; cat /proc/self/cgroup' 2>&1)"
+
 # ---- update, live --------------------------------------------------------------
 den update -m 100m --cpus 0.25 --pids-limit 50 spin >/dev/null 2>&1 || notok "update" "$(den update -m 100m spin 2>&1)"
 check "update: cpu.max live" "25000 100000" "$(cgfile spin cpu.max)"
