@@ -52,6 +52,11 @@ for mgr in systemd cgroupfs; do
 done
 leftover=$(find /sys/fs/cgroup -name 'den-*' -type d 2>/dev/null)
 check "no den cgroups left after --rm" "" "$leftover"
+# What the cgroup costs (not checks; emulated, so slow in absolute terms).
+for mgr in systemd cgroupfs; do
+    den --log-level=debug --cgroup-manager $mgr run --rm --network none -m 100m bb true 2>&1 |
+        grep -E 'phase (cgroup|runtime: spawn|start container)' | sed "s/^/# $mgr: /"
+done
 
 # ---- enforcement --------------------------------------------------------------
 out=$(den run --name hog --network none -m 20m bb sh -c 'tail /dev/zero' 2>&1); rc=$?
