@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <set>
@@ -541,7 +542,20 @@ std::string create_container_cgroup(const ContainerCgroupSpec& spec) {
   log::Phase phase("cgroup: create");
   if (spec.cgroups == "disabled") return "";
   bool no_conmon = spec.cgroups == "no-conmon";
-  CgroupSupport s = probe_cgroup_support(no_conmon ? "cgroupfs" : spec.manager, spec.cgroup_parent);
+  std::string manager = spec.manager;
+  // Under a Type=notify systemd unit (den generate systemd, Quadlet) the unit
+  // tracks den's monitor in its own cgroup: with the automatic choice the
+  // container stays there (no cgroup of its own without limits; with limits,
+  // cgroupfs below the unit's cgroup), never in a scope outside the unit.
+  const char* notify = std::getenv("NOTIFY_SOCKET");
+  if (notify && *notify && (manager.empty() || manager == "auto")) {
+    if (!spec.resources.any_limit()) {
+      log::debug("cgroup: in a systemd unit, the container stays in the unit's cgroup");
+      return "";
+    }
+    manager = "cgroupfs";
+  }
+  CgroupSupport s = probe_cgroup_support(no_conmon ? "cgroupfs" : manager, spec.cgroup_parent);
   // In den's user namespace already (e.g. after a pull in this call), D-Bus
   // would see uid 0 with the user's credentials and refuse: use cgroupfs.
   if (s.problem.empty() && s.manager == "systemd" && in_user_namespace()) {
@@ -551,7 +565,7 @@ std::string create_container_cgroup(const ContainerCgroupSpec& spec) {
   std::vector<std::string> needed = spec.resources.controllers();
   if (!s.problem.empty()) {
     if (spec.resources.any_limit())
-      check_limits_possible(spec.resources, spec.cgroups, spec.manager, spec.cgroup_parent);  // throws with the fix
+      check_limits_possible(spec.resources, spec.cgroups, manager, spec.cgroup_parent);  // throws with the fix
     log::debug("cgroup: none for this container: {}", s.problem);
     return "";
   }

@@ -52,6 +52,10 @@ for mgr in systemd cgroupfs; do
 done
 leftover=$(find /sys/fs/cgroup -name 'den-*' -type d 2>/dev/null)
 check "no den cgroups left after --rm" "" "$leftover"
+# Under a Type=notify unit (NOTIFY_SOCKET set), auto: the container stays in the unit's cgroup.
+NOTIFY_SOCKET=/nonexistent den run -d --name inunit --network none bb sleep 60 >/dev/null 2>&1
+check "NOTIFY_SOCKET set: no scope outside the unit" "" "$(find /sys/fs/cgroup -name 'den-*' -type d 2>/dev/null)"
+den rm -f inunit >/dev/null 2>&1
 # What the cgroup costs (not checks; emulated, so slow in absolute terms).
 for mgr in systemd cgroupfs; do
     den --log-level=debug --cgroup-manager $mgr run --rm --network none -m 100m bb true 2>&1 |
