@@ -17,8 +17,8 @@ _den_flags() {
         import|"image import") _den_all='--change -c --help -h --message -m --platform' _den_vals='--change -c --message -m --platform' ;;
         load|"image load") _den_all='--help -h --input -i --quiet -q' _den_vals='--input -i' ;;
         save|"image save") _den_all='--format --help -h --output -o' _den_vals='--format --output -o' ;;
-        run|"container run") _den_all='--annotation --cap-add --cap-drop --cidfile --detach -d --detach-keys --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --mount --name --network --pid --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --sig-proxy --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' _den_vals='--annotation --cap-add --cap-drop --cidfile --detach-keys --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --mount --name --network --pid --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' ;;
-        create|"container create") _den_all='--annotation --cap-add --cap-drop --cidfile --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --mount --name --network --pid --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' _den_vals='--annotation --cap-add --cap-drop --cidfile --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --mount --name --network --pid --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' ;;
+        run|"container run") _den_all='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --detach -d --detach-keys --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --sig-proxy --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --workdir -w' _den_vals='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --detach-keys --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --workdir -w' ;;
+        create|"container create") _den_all='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --workdir -w' _den_vals='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --workdir -w' ;;
         start|"container start") _den_all='--attach -a --help -h --interactive -i' _den_vals='' ;;
         stop|"container stop") _den_all='--help -h --time -t' _den_vals='--time -t' ;;
         restart|"container restart") _den_all='--help -h --time -t' _den_vals='--time -t' ;;
@@ -37,15 +37,11 @@ _den_flags() {
         diff|"container diff") _den_all='--help -h' _den_vals='' ;;
         export|"container export") _den_all='--help -h --output -o' _den_vals='--output -o' ;;
         commit|"container commit") _den_all='--author -a --change -c --help -h --message -m --pause -p' _den_vals='--author -a --change -c --message -m' ;;
-        "system check") _den_all='--help -h --quick --repair' _den_vals='' ;;
-        "volume create") _den_all='--driver -d --help -h --label -l --opt -o' _den_vals='--driver -d --label -l --opt -o' ;;
-        "volume ls"|"volume list") _den_all='--filter -f --format --help -h --quiet -q' _den_vals='--filter -f --format' ;;
-        "volume inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
-        "volume rm"|"volume remove") _den_all='--force -f --help -h' _den_vals='' ;;
-        "volume prune") _den_all='--all -a --filter --force -f --help -h' _den_vals='--filter' ;;
-        "volume export") _den_all='--help -h --output -o' _den_vals='--output -o' ;;
-        "volume import") _den_all='--help -h' _den_vals='' ;;
-        cp|"container cp") _den_all='--archive -a --follow-link -L --help -h' _den_vals='' ;;
+        "system check") _den_all='--help -h --host --quick --repair' _den_vals='' ;;
+        update|"container update") _den_all='--blkio-weight --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --help -h --memory -m --memory-reservation --memory-swap --pids-limit' _den_vals='--blkio-weight --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --memory -m --memory-reservation --memory-swap --pids-limit' ;;
+        stats|"container stats") _den_all='--all -a --format --help -h --no-stream --no-trunc' _den_vals='--format' ;;
+        pause|"container pause") _den_all='--help -h' _den_vals='' ;;
+        unpause|"container unpause") _den_all='--help -h' _den_vals='' ;;
         pull|"image pull") _den_all='--all-tags -a --cert-dir --creds --help -h --platform --quiet -q --tls-verify' _den_vals='--cert-dir --creds --platform --tls-verify' ;;
         push|"image push") _den_all='--cert-dir --creds --digestfile --help -h --quiet -q --tls-verify' _den_vals='--cert-dir --creds --digestfile --tls-verify' ;;
         "manifest inspect") _den_all='--cert-dir --creds --help -h --tls-verify' _den_vals='--cert-dir --creds --tls-verify' ;;
@@ -59,11 +55,10 @@ _den_flags() {
 
 _den_group() {
     case $1 in
-        container) _den_words='attach commit cp create diff exec export inspect kill list logs ls port prune remove rename restart rm run start stop top wait' ;;
+        container) _den_words='attach commit create diff exec export inspect kill list logs ls pause port prune remove rename restart rm run start stats stop top unpause update wait' ;;
         image) _den_words='history import inspect list load ls prune pull push remove rm save tag' ;;
         manifest) _den_words='inspect' ;;
         system) _den_words='check info migrate' ;;
-        volume) _den_words='create export import inspect list ls prune remove rm' ;;
         *) return 1 ;;
     esac
 }
@@ -75,16 +70,16 @@ _den() {
     # Global options before the command.
     while ((i < COMP_CWORD)); do
         case ${COMP_WORDS[i]} in
-            --log-level|--root|--runroot|--storage-driver) ((i += 2)) ;;
+            --cgroup-manager|--log-level|--root|--runroot|--storage-driver) ((i += 2)) ;;
             -*) ((i++)) ;;
             *) break ;;
         esac
     done
     if ((i >= COMP_CWORD)); then
         if [[ $cur == -* ]]; then
-            COMPREPLY=($(compgen -W '--help -h --log-level --root --runroot --storage-driver --version -v' -- "$cur"))
+            COMPREPLY=($(compgen -W '--cgroup-manager --help -h --log-level --root --runroot --storage-driver --version -v' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'attach commit completion container cp create diff exec export history image images import info inspect kill load login logout logs manifest port ps pull push rename restart rm rmi run save search start stop system tag top unshare version volume wait' -- "$cur"))
+            COMPREPLY=($(compgen -W 'attach commit completion container create diff exec export history image images import info inspect kill load login logout logs manifest pause port ps pull push rename restart rm rmi run save search start stats stop system tag top unpause unshare update version wait' -- "$cur"))
         fi
         return
     fi

@@ -16,7 +16,7 @@ namespace den {
 
 struct Config {
   // [engine]
-  std::string cgroup_manager = "cgroupfs";
+  std::string cgroup_manager = "auto";  // auto | systemd | cgroupfs
   std::string log_level = "warn";
   std::vector<std::string> helper_binaries_dir;
   int image_parallel_copies = 3;   // layers pulled at once
@@ -56,6 +56,7 @@ struct ConfigOverrides {
   std::string root;
   std::string runroot;
   std::string storage_driver;
+  std::string cgroup_manager;
 };
 
 // Loads defaults + files, resolves paths (XDG rules, /tmp/den-UID fallback

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "den/health.h"
+#include "den/cgroup.h"
 #include "den/json.h"
 #include "den/lock.h"
 #include "den/store.h"
@@ -106,6 +107,12 @@ struct ContainerConfig {
   std::vector<std::string> links;            // "name:alias"
   std::vector<std::string> networks;         // user networks (network connect), `network` first
 
+  // Resource limits (den/cgroup.h).
+  Resources resources;
+  std::string cgroups = "enabled";  // enabled | disabled | no-conmon
+  std::string cgroup_parent;        // --cgroup-parent
+  std::string cgroup_manager;       // --cgroup-manager at create ("" = config/auto)
+
   // The argv the container runs: entrypoint + cmd.
   std::vector<std::string> argv() const;
 };
@@ -129,6 +136,7 @@ struct ContainerState {
   std::string boot_id;
   std::string health;       // "", starting, healthy, unhealthy (den/health.h)
   bool restarting = false;  // exited, waiting for its restart policy's next run
+  std::string cgroup;  // the container's cgroup while it runs (absolute), "" for none
   // The config fields `ps` shows (config_summary), copied here at create and
   // rename, so that ps reads one small file per container, not two.
   Json summary;

@@ -30,3 +30,16 @@ std::string kernel_release();
 std::string os_pretty_name();
 
 }  // namespace den
+
+namespace den {
+
+// `den system check --host`: the host setup rootless containers need, each
+// with the fix to apply. Most rootless failures are host setup.
+struct PreflightItem {
+  std::string level;  // "ok", "warn" (some features), "fail" (containers cannot run)
+  std::string what;   // "subuid/subgid"
+  std::string detail; // what was found, and the fix when not ok
+};
+std::vector<PreflightItem> host_preflight(const Config& cfg);
+
+}  // namespace den

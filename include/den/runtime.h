@@ -42,6 +42,9 @@ struct RunPlan {
   // /proc/PID/ns/X, with the matching CLONE_NEW* type).
   int clone_flags = 0;
   std::vector<std::pair<int, std::string>> join_ns;
+  // Unshare the cgroup namespace after the parent has moved the process into
+  // its cgroup (instead of CLONE_NEWCGROUP at clone time).
+  bool unshare_cgroupns = false;
   // Rootless: the caller (the monitor) must be in den's user namespace.
   bool rootless = true;
 

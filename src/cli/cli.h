@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "den/cgroup.h"
 #include "den/config.h"
 #include "den/container.h"
 #include "den/store.h"
@@ -99,6 +100,17 @@ void register_network_commands(std::vector<Command>& table);
 // (host ports checked and random ones chosen).
 void apply_network_flags(Context& ctx, const Args& a, ContainerConfig& c);
 void apply_publish_flags(Context& ctx, const Args& a, ContainerConfig& c);
+void register_resource_commands(std::vector<Command>& table);
+
+// ---- resource limits (cmd_resources.cpp) -------------------------------------
+
+// The limit flags of run/create (all) or update (for_update).
+std::vector<Option> resource_options(bool for_update);
+// The limit flags given in `a` over `base`, checked (validate_resources).
+Resources resources_from_flags(const Args& a, Resources base);
+// c.resources and the cgroup options from the flags; refuses limits the host
+// cannot apply, with the fix, before anything is created.
+void resource_config_from_flags(const Config& cfg, const Args& a, ContainerConfig& c);
 
 // The image for run/create under a --pull policy (always, missing, newer,
 // never): from the store, or pulled (rootless, this enters den's user

@@ -34,6 +34,7 @@
 #include "den/error.h"
 #include "den/fs.h"
 #include "den/hash.h"
+#include "den/host_info.h"
 #include "den/image.h"
 #include "den/image_archive.h"
 #include "den/log.h"
@@ -991,10 +992,23 @@ bool kill_if_same(pid_t pid, uint64_t start) {
   return true;
 }
 
+// --host: the preflight of the host setup, one line per item with the fix.
+int host_check(Context& ctx) {
+  std::string text;
+  bool failed = false;
+  for (const auto& i : host_preflight(ctx.config())) {
+    text += fmt::format("{:<5} {}: {}\n", i.level, i.what, i.detail);
+    failed = failed || i.level == "fail";
+  }
+  out(text);
+  return failed ? 1 : 0;
+}
+
 int cmd_system_check(Context& ctx, const Args& a) {
   const Config& cfg = ctx.config();
   Store& store = ctx.store();
   ContainerStore cs = containers(ctx);
+  if (a.flag("host")) return host_check(ctx);
   bool repair = a.flag("repair");
   bool quick = a.flag("quick");
   std::vector<Problem> problems;
@@ -1266,8 +1280,10 @@ void register_container_fs_commands(std::vector<Command>& t) {
   t.push_back({{{"system", "check"}},
                "[OPTIONS]",
                "Check the store for leftovers and inconsistencies",
-               "den system check\nden system check --repair",
-               {{"quick", 0, OptKind::Bool, "", "Skip the scan of processes", ""},
+               "den system check\nden system check --repair\nden system check --host",
+               {{"host", 0, OptKind::Bool, "",
+                 "Check the host setup for rootless containers instead (ids, helpers, devices, cgroups, sysctls)", ""},
+                {"quick", 0, OptKind::Bool, "", "Skip the scan of processes", ""},
                 {"repair", 0, OptKind::Bool, "", "Fix what can be fixed (staging leftovers, stray processes, states)",
                  ""}},
                false, 0, 0, cmd_system_check});

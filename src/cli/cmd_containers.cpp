@@ -39,7 +39,7 @@ namespace {
 const char* kDefaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 std::vector<Option> create_options() {
-  return {
+  std::vector<Option> o = {
       {"annotation", 0, OptKind::List, "list", "Add an annotation to the container", ""},
       {"cap-add", 0, OptKind::List, "list", "Add Linux capabilities", ""},
       {"cap-drop", 0, OptKind::List, "list", "Drop Linux capabilities", ""},
@@ -94,6 +94,8 @@ std::vector<Option> create_options() {
       {"sig-proxy", 0, OptKind::Bool, "", "Proxy received signals to the process", "true"},
       {"detach-keys", 0, OptKind::Value, "string", "Override the key sequence for detaching a container", ""},
   };
+  for (auto& r : resource_options(false)) o.push_back(r);
+  return o;
 }
 
 // Builds the container config from run/create flags and the image (docker's
@@ -271,6 +273,7 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
   apply_service_flags(c, a, image_cfg);
   c.exposed_ports.erase(std::unique(c.exposed_ports.begin(), c.exposed_ports.end()), c.exposed_ports.end());
   apply_publish_flags(ctx, a, c);
+  resource_config_from_flags(cfg, a, c);
   return c;
 }
 
@@ -654,6 +657,9 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   host["ReadonlyRootfs"] = c.read_only;
   host["ShmSize"] = c.shm_size;
   host["Init"] = c.init;
+  host.update(to_json(c.resources));
+  host["CgroupParent"] = c.cgroup_parent;
+  host["Cgroups"] = c.cgroups;
   Json tmpfs = Json::object();
   for (const auto& m : c.mounts)
     if (m.type == "tmpfs") tmpfs[m.destination] = join(m.options, ",");

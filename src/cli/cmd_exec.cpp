@@ -30,6 +30,7 @@
 #include <cstring>
 
 #include "cli.h"
+#include "den/cgroup.h"
 #include "den/container.h"
 #include "den/error.h"
 #include "den/events.h"
@@ -386,6 +387,16 @@ int cmd_exec(Context& ctx, const Args& a) {
   pid_t pid = exec_in_container(plan, st.pid, st.pid_start, io, &serr);
   console_child.reset();
   if (pid < 0) throw Error(serr.message()).with_exit_code(serr.exit_code);
+  // Into the container's cgroup, so that its limits and stats count it (as in
+  // docker). Best effort, right after the exec: from a login session outside
+  // the user's delegated subtree the kernel refuses the move.
+  if (cgroup_exists(st.cgroup)) {
+    try {
+      cgroup_add_process(st.cgroup, pid);
+    } catch (const Error& e) {
+      log::debug("exec: not moved into the container's cgroup: {}", e.what());
+    }
+  }
   if (plan.tty) {
     master = receive_console(console.get());
     struct winsize ws {};

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "cli.h"
+#include "den/cgroup.h"
 #include "den/error.h"
 #include "den/fs.h"
 #include "den/host_info.h"
@@ -49,6 +50,7 @@ Json idmaps_json(const std::vector<IdMap>& maps) {
 Json info_json(Context& ctx) {
   const Config& cfg = ctx.config();
   CgroupInfo cg = probe_cgroups();
+  CgroupSupport cgs = probe_cgroup_support(cfg.cgroup_manager);
   HelperProgram fuse = probe_program(cfg, "fuse-overlayfs");
   HelperProgram slirp = probe_program(cfg, "slirp4netns");
   HelperProgram pasta = probe_program(cfg, "pasta");
@@ -78,8 +80,11 @@ Json info_json(Context& ctx) {
   host["Security"] = {{"Rootless", cfg.rootless}};
   host["CgroupsVersion"] = cg.layout == "v2" ? "v2" : "v1";
   host["CgroupLayout"] = cg.layout;
-  host["CgroupManager"] = cfg.cgroup_manager;
-  host["CgroupControllers"] = cg.controllers;
+  host["CgroupManager"] = cgs.manager;
+  // The controllers delegated to the user (where den's cgroups go), and
+  // whether limits work here (with the fix when not).
+  host["CgroupControllers"] = cgs.problem.empty() ? cgs.controllers : cg.controllers;
+  host["CgroupLimits"] = cgs.problem.empty() ? "available" : cgs.problem + "; " + cgroup_fix_hint(cgs);
   host["IDMappings"] = idmappings;
   if (!idmap_error.empty()) host["IDMappingsError"] = idmap_error;
   host["NetworkBackend"] = cfg.network_cmd;
@@ -126,7 +131,7 @@ Json info_json(Context& ctx) {
   j["Architecture"] = host_arch();
   j["KernelVersion"] = host["Kernel"];
   j["CgroupVersion"] = cg.layout == "v2" ? "2" : "1";
-  j["CgroupDriver"] = cfg.cgroup_manager;
+  j["CgroupDriver"] = cgs.manager;
   j["Name"] = host["Hostname"];
   return j;
 }

@@ -73,6 +73,7 @@ void apply_global(Context& ctx, const Args& a) {
   if (a.has("root")) ctx.global.overrides.root = a.value("root");
   if (a.has("runroot")) ctx.global.overrides.runroot = a.value("runroot");
   if (a.has("storage-driver")) ctx.global.overrides.storage_driver = a.value("storage-driver");
+  if (a.has("cgroup-manager")) ctx.global.overrides.cgroup_manager = a.value("cgroup-manager");
   if (a.has("log-level")) ctx.global.log_level = a.value("log-level");
   if (a.flag("debug")) ctx.global.log_level = "debug";
   if (!ctx.global.log_level.empty()) {

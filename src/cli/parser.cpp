@@ -39,6 +39,7 @@ const std::vector<Option>& global_options() {
       {"root", 0, OptKind::Value, "string", "Path to the image store (graph root)", ""},
       {"runroot", 0, OptKind::Value, "string", "Path to the runtime state directory", ""},
       {"storage-driver", 0, OptKind::Value, "string", "Storage driver: overlay or vfs", ""},
+      {"cgroup-manager", 0, OptKind::Value, "string", "Cgroup manager: systemd, cgroupfs or auto", ""},
       {"log-level", 0, OptKind::Value, "string", "Log level: debug, info, warn, error", "\"warn\""},
       {"debug", 'D', OptKind::Bool, "", "Enable debug output (same as --log-level=debug)", "", true},
       {"help", 'h', OptKind::Bool, "", "Print usage", ""},

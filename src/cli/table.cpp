@@ -156,6 +156,7 @@ const std::vector<Command>& command_table() {
     register_exec_commands(t);
     register_container_fs_commands(t);
     register_volume_commands(t);
+    register_resource_commands(t);
     register_registry_commands(t);
     register_completion_commands(t);
     register_service_commands(t);

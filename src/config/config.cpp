@@ -174,6 +174,11 @@ Config load_config(const ConfigOverrides& o) {
   if (!o.root.empty()) cfg.graphroot = o.root;
   if (!o.runroot.empty()) cfg.runroot = o.runroot;
   if (!o.storage_driver.empty()) cfg.storage_driver = o.storage_driver;
+  if (!o.cgroup_manager.empty()) cfg.cgroup_manager = o.cgroup_manager;
+  if (cfg.cgroup_manager != "auto" && cfg.cgroup_manager != "systemd" && cfg.cgroup_manager != "cgroupfs")
+    throw Error(fmt::format("unknown cgroup manager \"{}\": use \"systemd\", \"cgroupfs\" or \"auto\"",
+                            cfg.cgroup_manager),
+                Errc::Invalid);
   if (cfg.storage_driver != "overlay" && cfg.storage_driver != "vfs")
     throw Error(fmt::format("unknown storage driver \"{}\": use \"overlay\" or \"vfs\"", cfg.storage_driver),
                 Errc::Invalid);

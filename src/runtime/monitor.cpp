@@ -7,6 +7,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "den/cgroup.h"
 #include "den/error.h"
 #include "den/events.h"
 #include "den/fs.h"
@@ -146,6 +148,10 @@ void remove_container(ContainerStore& cs, const std::string& id, const std::func
     gone();
     return;
   }
+  try {
+    remove_container_cgroup(cs.state(id).cgroup);
+  } catch (...) {
+  }
   run_in_userns(cfg, [&] { cs.remove(id); });
   if (gone) gone();
 }
@@ -217,6 +223,32 @@ std::string find_init(const Config& cfg) {
   std::string p = find_program(cfg, "den-init");
   if (p.empty()) throw Error("--init needs den-init, which was not found next to den or in helper_binaries_dir");
   return p;
+}
+
+// With a cgroup of its own, the container unshares its cgroup namespace once
+// it is in that cgroup (so that it is the namespace's root), and sees it at
+// /sys/fs/cgroup.
+void add_cgroup_to_plan(RunPlan& plan) {
+  plan.clone_flags &= ~CLONE_NEWCGROUP;
+  plan.unshare_cgroupns = true;
+  auto sys = std::find_if(plan.mounts.begin(), plan.mounts.end(), [](const PlanMount& m) { return m.target == "/sys"; });
+  if (sys != plan.mounts.end())
+    plan.mounts.insert(sys + 1, PlanMount{"cgroup2", "/sys/fs/cgroup", "cgroup2",
+                                          MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "", false, false});
+}
+
+void set_oom_score_adj(pid_t pid, int value) {
+  int e = 0;
+  int fd = ::open(fmt::format("/proc/{}/oom_score_adj", pid).c_str(), O_WRONLY | O_CLOEXEC);
+  std::string v = std::to_string(value);
+  if (fd < 0 || ::write(fd, v.data(), v.size()) != static_cast<ssize_t>(v.size())) e = errno;
+  if (fd >= 0) ::close(fd);
+  if (e)
+    throw sys_error(fmt::format("--oom-score-adj {}: {}", value,
+                                e == EACCES || e == EPERM ? "rootless, den can only raise the OOM score (use a value "
+                                                            "at or above the current one)"
+                                                          : "cannot set it"),
+                    e);
 }
 
 // ---- the k8s-file log --------------------------------------------------------
@@ -312,7 +344,7 @@ bool g_notified_systemd = false;
 
 // One run of the container: spawn, relay, reap. Returns its exit code.
 RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, Clients& clients, int listen_fd,
-                    int sigfd, bool is_restart) {
+                    int sigfd, bool is_restart, const std::string& cgroup) {
   const Config& cfg = cs.store().config();
   RunOutcome outcome;
   std::optional<log::Phase> prep(std::in_place, "monitor: prepare");
@@ -366,6 +398,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     for (auto& m : plan.mounts)
       if (m.target == "/run/den-init") m.source = find_init(cfg);
   if (c.sdnotify == "container") add_notify_socket(plan, c);
+  if (!cgroup.empty()) add_cgroup_to_plan(plan);
   prep.reset();
   log::debug("plan:\n{}", describe(plan));
 
@@ -405,7 +438,11 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   std::unique_ptr<NetworkHelper> net = make_network_helper(cfg, c, cs.run_dir(c.id));
   NetworkMode nmode = parse_network_mode(c.network, cfg.network_cmd);
   bool user_net = nmode.kind == "user";
+  uint64_t ooms_before = cgroup_oom_kills(cgroup);
   auto after_clone = [&](pid_t child) {
+    // Into its cgroup before it runs (it unshares its cgroup namespace then).
+    if (!cgroup.empty()) cgroup_add_process(cgroup, child);
+    if (c.resources.has_oom_score_adj) set_oom_score_adj(child, c.resources.oom_score_adj);
     if (net) net->start(fmt::format("/proc/{}/ns/net", child));
     if (user_net) {
       // Before the child runs (and bind-mounts them): the etc files get the
@@ -486,6 +523,8 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     st.error.clear();
     st.boot_id = current_boot_id();
     st.restarting = false;
+    st.cgroup = cgroup;
+    st.oom_killed = false;
     cs.save_state(c.id, st);
   }
   emit_container_event(cfg, "start", c.id, c.name, c.image_name, c.labels);
@@ -625,6 +664,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     st.exit_code = code;
     st.finished_at = now_nanos();
     st.pid = 0;
+    st.oom_killed = cgroup_oom_kills(cgroup) > ooms_before;
     cs.save_state(c.id, st);
   }
   log::debug("monitor: exit {} recorded", code);
@@ -677,7 +717,17 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
   int listen_fd = -1;
   int code = 125;
   int exit_status = 0;
+  std::string cgroup;
   try {
+    // The container's cgroup first: the systemd manager talks D-Bus, which
+    // must see the user's own uid, not den's user namespace.
+    {
+      const Config& cfg = cs.store().config();
+      ContainerConfig c0 = cs.config(id);
+      ContainerCgroupSpec spec{c0.id, c0.cgroups, c0.cgroup_manager.empty() ? cfg.cgroup_manager : c0.cgroup_manager,
+                               c0.cgroup_parent, c0.resources};
+      cgroup = create_container_cgroup(spec);
+    }
     // Rootless, the monitor lives in den's user namespace, as podman's conmon
     // does in podman's: it clones containers straight into their namespaces
     // and removes their files (owned by subordinate ids) itself.
@@ -686,7 +736,7 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
     listen_fd = listen_attach_socket(rdir + "/attach");
     ContainerConfig c = cs.config(id);
     for (bool restart = false;; restart = true) {
-      RunOutcome o = run_once(cs, c, ready_fd, clients, listen_fd, sigfd, restart);
+      RunOutcome o = run_once(cs, c, ready_fd, clients, listen_fd, sigfd, restart, cgroup);
       if (ready_fd >= 0) {
         ::close(ready_fd);
         ready_fd = -1;
@@ -705,6 +755,7 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
     }
     bool stopped_by_user = cs.state(id).stopped_by_user;
     if (g_notified_systemd && !stopped_by_user) exit_status = code & 0xff;
+    remove_container_cgroup(cgroup);
     ContainerConfig c2 = cs.config(id);
     if (listen_fd >= 0) ::close(listen_fd);
     listen_fd = -1;
@@ -738,6 +789,7 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
       ssize_t n = ::write(ready_fd, m.data(), m.size());
       (void)n;
     }
+    remove_container_cgroup(cgroup);
     clients.broadcast(Frame::Error, msg);
     clients.broadcast(Frame::Exit, "125");
     try {

@@ -505,6 +505,7 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
   char c;
   if (::read(sync_fd, &c, 1) != 1) ::_exit(125);  // parent gave up
   ::close(sync_fd);
+  if (p.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0) child_fail(125, errno, "unshare the cgroup namespace");
   if (p.rootless) {
     if (::setresgid(0, 0, 0) != 0) child_fail(125, errno, "setresgid(0)");
     if (::setresuid(0, 0, 0) != 0) child_fail(125, errno, "setresuid(0)");

@@ -104,7 +104,11 @@ Json to_json(const ContainerConfig& c) {
           {"mac_address", c.mac_address},
           {"network_aliases", c.network_aliases},
           {"links", c.links},
-          {"networks", c.networks}};
+          {"networks", c.networks},
+          {"resources", to_json(c.resources)},
+          {"cgroups", c.cgroups},
+          {"cgroup_parent", c.cgroup_parent},
+          {"cgroup_manager", c.cgroup_manager}};
 }
 
 Json config_summary(const ContainerConfig& c) {
@@ -173,6 +177,10 @@ ContainerConfig container_config_from_json(const Json& j) {
   c.network_aliases = j.value("network_aliases", std::vector<std::string>{});
   c.links = j.value("links", std::vector<std::string>{});
   c.networks = j.value("networks", std::vector<std::string>{});
+  if (j.contains("resources")) c.resources = resources_from_json(j["resources"]);
+  c.cgroups = j.value("cgroups", "enabled");
+  c.cgroup_parent = j.value("cgroup_parent", "");
+  c.cgroup_manager = j.value("cgroup_manager", "");
   return c;
 }
 
@@ -192,6 +200,7 @@ Json to_json(const ContainerState& s) {
           {"boot_id", s.boot_id},
           {"health", s.health},
           {"restarting", s.restarting},
+          {"cgroup", s.cgroup},
           {"summary", s.summary.is_object() ? s.summary : Json::object()}};
 }
 
@@ -212,6 +221,7 @@ ContainerState container_state_from_json(const Json& j) {
   s.boot_id = j.value("boot_id", "");
   s.health = j.value("health", "");
   s.restarting = j.value("restarting", false);
+  s.cgroup = j.value("cgroup", "");
   if (auto it = j.find("summary"); it != j.end() && it->is_object() && !it->empty()) s.summary = *it;
   return s;
 }
