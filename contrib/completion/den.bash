@@ -17,16 +17,16 @@ _den_flags() {
         import|"image import") _den_all='--change -c --help -h --message -m --platform' _den_vals='--change -c --message -m --platform' ;;
         load|"image load") _den_all='--help -h --input -i --quiet -q' _den_vals='--input -i' ;;
         save|"image save") _den_all='--format --help -h --output -o' _den_vals='--format --output -o' ;;
-        run|"container run") _den_all='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --detach -d --detach-keys --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --sig-proxy --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --workdir -w' _den_vals='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --detach-keys --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --workdir -w' ;;
-        create|"container create") _den_all='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --help --hostname -h --init --interactive -i --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --privileged --pull --quiet -q --read-only --restart --rm --rootfs --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --workdir -w' _den_vals='--annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --entrypoint --env -e --env-file --hostname -h --ipc --label -l --log-driver --memory -m --memory-reservation --memory-swap --name --network --oom-score-adj --pid --pids-limit --pull --restart --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --workdir -w' ;;
-        start|"container start") _den_all='--attach -a --help -h --interactive -i' _den_vals='' ;;
+        run|"container run") _den_all='--add-host --annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --detach -d --detach-keys --device-read-bps --device-read-iops --device-write-bps --device-write-iops --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --health-cmd --health-interval --health-on-failure --health-retries --health-start-period --health-timeout --help --hostname -h --init --interactive -i --ipc --label -l --link --log-driver --mac-address --memory -m --memory-reservation --memory-swap --mount --name --network --network-alias --no-healthcheck --oom-score-adj --pid --pids-limit --privileged --publish -p --publish-all -P --pull --quiet -q --read-only --replace --restart --rm --rootfs --sdnotify --security-opt --shm-size --sig-proxy --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' _den_vals='--add-host --annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --detach-keys --device-read-bps --device-read-iops --device-write-bps --device-write-iops --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --health-cmd --health-interval --health-on-failure --health-retries --health-start-period --health-timeout --hostname -h --ipc --label -l --link --log-driver --mac-address --memory -m --memory-reservation --memory-swap --mount --name --network --network-alias --oom-score-adj --pid --pids-limit --publish -p --pull --restart --sdnotify --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' ;;
+        create|"container create") _den_all='--add-host --annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --health-cmd --health-interval --health-on-failure --health-retries --health-start-period --health-timeout --help --hostname -h --init --interactive -i --ipc --label -l --link --log-driver --mac-address --memory -m --memory-reservation --memory-swap --mount --name --network --network-alias --no-healthcheck --oom-score-adj --pid --pids-limit --privileged --publish -p --publish-all -P --pull --quiet -q --read-only --replace --restart --rm --rootfs --sdnotify --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --tty -t --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' _den_vals='--add-host --annotation --blkio-weight --cap-add --cap-drop --cgroup-parent --cgroups --cidfile --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --device-read-bps --device-read-iops --device-write-bps --device-write-iops --dns --dns-option --dns-search --entrypoint --env -e --env-file --expose --health-cmd --health-interval --health-on-failure --health-retries --health-start-period --health-timeout --hostname -h --ipc --label -l --link --log-driver --mac-address --memory -m --memory-reservation --memory-swap --mount --name --network --network-alias --oom-score-adj --pid --pids-limit --publish -p --pull --restart --sdnotify --security-opt --shm-size --stop-signal --stop-timeout --tmpfs --ulimit --user -u --uts --volume -v --volumes-from --workdir -w' ;;
+        start|"container start") _den_all='--all --attach -a --filter --help -h --interactive -i' _den_vals='--filter' ;;
         stop|"container stop") _den_all='--help -h --time -t' _den_vals='--time -t' ;;
         restart|"container restart") _den_all='--help -h --time -t' _den_vals='--time -t' ;;
         kill|"container kill") _den_all='--help -h --signal -s' _den_vals='--signal -s' ;;
         rm|"container rm"|"container remove") _den_all='--force -f --help -h --volumes -v' _den_vals='' ;;
         ps|"container ls"|"container list") _den_all='--all -a --filter -f --format --help -h --last -n --latest -l --no-trunc --quiet -q --size -s' _den_vals='--filter -f --format --last -n' ;;
         logs|"container logs") _den_all='--follow -f --help -h --since --tail -n --timestamps -t --until' _den_vals='--since --tail -n --until' ;;
-        wait|"container wait") _den_all='--help -h' _den_vals='' ;;
+        wait|"container wait") _den_all='--condition --help -h' _den_vals='--condition' ;;
         rename|"container rename") _den_all='--help -h' _den_vals='' ;;
         "container prune") _den_all='--filter --force -f --help -h' _den_vals='--filter' ;;
         inspect|"container inspect") _den_all='--format -f --help -h --size -s --type' _den_vals='--format -f --type' ;;
@@ -38,6 +38,14 @@ _den_flags() {
         export|"container export") _den_all='--help -h --output -o' _den_vals='--output -o' ;;
         commit|"container commit") _den_all='--author -a --change -c --help -h --message -m --pause -p' _den_vals='--author -a --change -c --message -m' ;;
         "system check") _den_all='--help -h --host --quick --repair' _den_vals='' ;;
+        "volume create") _den_all='--driver -d --help -h --label -l --opt -o' _den_vals='--driver -d --label -l --opt -o' ;;
+        "volume ls"|"volume list") _den_all='--filter -f --format --help -h --quiet -q' _den_vals='--filter -f --format' ;;
+        "volume inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
+        "volume rm"|"volume remove") _den_all='--force -f --help -h' _den_vals='' ;;
+        "volume prune") _den_all='--all -a --filter --force -f --help -h' _den_vals='--filter' ;;
+        "volume export") _den_all='--help -h --output -o' _den_vals='--output -o' ;;
+        "volume import") _den_all='--help -h' _den_vals='' ;;
+        cp|"container cp") _den_all='--archive -a --follow-link -L --help -h' _den_vals='' ;;
         update|"container update") _den_all='--blkio-weight --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --help -h --memory -m --memory-reservation --memory-swap --pids-limit' _den_vals='--blkio-weight --cpu-period --cpu-quota --cpu-shares -c --cpus --cpuset-cpus --cpuset-mems --memory -m --memory-reservation --memory-swap --pids-limit' ;;
         stats|"container stats") _den_all='--all -a --format --help -h --no-stream --no-trunc' _den_vals='--format' ;;
         pause|"container pause") _den_all='--help -h' _den_vals='' ;;
@@ -49,16 +57,35 @@ _den_flags() {
         login) _den_all='--cert-dir --help -h --password -p --password-stdin --tls-verify --username -u' _den_vals='--cert-dir --password -p --tls-verify --username -u' ;;
         logout) _den_all='--all -a --help -h' _den_vals='' ;;
         completion) _den_all='--help -h' _den_vals='' ;;
+        events|"system events") _den_all='--filter -f --format --help -h --since --stream --until' _den_vals='--filter -f --format --since --until' ;;
+        "healthcheck run") _den_all='--help -h' _den_vals='' ;;
+        "generate systemd") _den_all='--container-prefix --files -f --help -h --name -n --new --no-header --restart-policy --restart-sec --separator --stop-timeout -t' _den_vals='--container-prefix --restart-policy --restart-sec --separator --stop-timeout -t' ;;
+        "quadlet list"|"quadlet ls") _den_all='--format --help -h --user' _den_vals='--format' ;;
+        "quadlet print"|"quadlet cat") _den_all='--help -h --user' _den_vals='' ;;
+        "quadlet generate") _den_all='--den-path --dry-run --help -h --user' _den_vals='--den-path' ;;
+        auto-update) _den_all='--dry-run --format --help -h' _den_vals='--format' ;;
+        "network create") _den_all='--driver -d --gateway --help -h --internal --label --subnet' _den_vals='--driver -d --gateway --label --subnet' ;;
+        "network ls"|"network list") _den_all='--filter -f --format --help -h --no-trunc --quiet -q' _den_vals='--filter -f --format' ;;
+        "network inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
+        "network rm"|"network remove") _den_all='--help -h' _den_vals='' ;;
+        "network prune") _den_all='--force -f --help -h' _den_vals='' ;;
+        "network connect") _den_all='--alias --help -h' _den_vals='--alias' ;;
+        "network disconnect") _den_all='--help -h' _den_vals='' ;;
         *) _den_all='--help -h' _den_vals='' ;;
     esac
 }
 
 _den_group() {
     case $1 in
-        container) _den_words='attach commit create diff exec export inspect kill list logs ls pause port prune remove rename restart rm run start stats stop top unpause update wait' ;;
+        container) _den_words='attach commit cp create diff exec export inspect kill list logs ls pause port prune remove rename restart rm run start stats stop top unpause update wait' ;;
+        generate) _den_words='systemd' ;;
+        healthcheck) _den_words='run' ;;
         image) _den_words='history import inspect list load ls prune pull push remove rm save tag' ;;
         manifest) _den_words='inspect' ;;
-        system) _den_words='check info migrate' ;;
+        network) _den_words='connect create disconnect inspect list ls prune remove rm' ;;
+        quadlet) _den_words='cat generate list ls print' ;;
+        system) _den_words='check events info migrate' ;;
+        volume) _den_words='create export import inspect list ls prune remove rm' ;;
         *) return 1 ;;
     esac
 }
@@ -79,7 +106,7 @@ _den() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W '--cgroup-manager --help -h --log-level --root --runroot --storage-driver --version -v' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'attach commit completion container create diff exec export history image images import info inspect kill load login logout logs manifest pause port ps pull push rename restart rm rmi run save search start stats stop system tag top unpause unshare update version wait' -- "$cur"))
+            COMPREPLY=($(compgen -W 'attach auto-update commit completion container cp create diff events exec export generate healthcheck history image images import info inspect kill load login logout logs manifest network pause port ps pull push quadlet rename restart rm rmi run save search start stats stop system tag top unpause unshare update version volume wait' -- "$cur"))
         fi
         return
     fi
