@@ -15,6 +15,7 @@
 
 #include "den/cgroup.h"
 #include "den/config.h"
+#include "den/fs.h"
 #include "den/container.h"
 #include "den/store.h"
 #include "den/template.h"
@@ -178,5 +179,8 @@ std::string go_time_string(int64_t unix_nanos);
 
 // Fails unless stdout is not a terminal ("cowardly refusing ...").
 bool stdout_is_terminal();
+// Where an archive command (export, volume export) writes: the file -o names
+// (held in *file), or stdout, which must not be a terminal. Returns the fd.
+int open_archive_output(const std::string& output, UniqueFd* file);
 
 }  // namespace den::cli

@@ -838,14 +838,7 @@ int cmd_export(Context& ctx, const Args& a) {
   ContainerConfig c = cs.config(id);
   std::string output = a.value("output");
   UniqueFd file;
-  int fd = STDOUT_FILENO;
-  if (output.empty() || output == "-") {
-    if (stdout_is_terminal())
-      throw Error("cowardly refusing to save to a terminal. Use the -o flag or redirect", Errc::Invalid);
-  } else {
-    file = open_file(output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    fd = file.get();
-  }
+  int fd = open_archive_output(output, &file);
   ctx.enter_userns();
   std::string root = mount_rootfs(cs, c);
   TarWriter w(fd, nullptr);

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <ctime>
@@ -14,6 +15,16 @@ void out(std::string_view s) { write_all(STDOUT_FILENO, s, "write to standard ou
 
 bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
+int open_archive_output(const std::string& output, UniqueFd* file) {
+  if (output.empty() || output == "-") {
+    if (stdout_is_terminal())
+      throw Error("cowardly refusing to save to a terminal. Use the -o flag or redirect", Errc::Invalid);
+    return STDOUT_FILENO;
+  }
+  *file = open_file(output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  return file->get();
+}
+
 namespace {
 // Display width: UTF-8 continuation bytes take no column ("…" is one).
 size_t width_of(std::string_view s) {
@@ -22,6 +33,7 @@ size_t width_of(std::string_view s) {
     if ((c & 0xC0) != 0x80) w++;
   return w;
 }
+
 }  // namespace
 
 std::string tabwrite(const std::vector<std::string>& lines) {
