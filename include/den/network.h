@@ -80,16 +80,23 @@ std::string resolv_conf(const ContainerConfig& c, const NetAddresses* user = nul
 // ---- network helpers -------------------------------------------------------
 
 // A process that connects a network namespace to the host and forwards the
-// published ports into it. Started by the monitor after the clone (before the
-// container runs), stopped when the container ends.
+// published ports into it. Launched by the monitor into a namespace it made
+// before the clone, waited for before the container execs, stopped when the
+// container ends and reaped after the exit is reported.
 class NetworkHelper {
  public:
   virtual ~NetworkHelper() = default;
-  // netns: /proc/PID/ns/net of the container. Throws den::Error and leaves
-  // no process behind on failure.
-  virtual void start(const std::string& netns) = 0;
-  // Stops the helper and reaps it; idempotent.
+  // Starts the helper for the network namespace netns_fd (inherited by the
+  // helper) without waiting for it, so that it comes up while the container
+  // is set up. Throws den::Error (port checks, fork) and leaves no process.
+  virtual void launch(int netns_fd) = 0;
+  // Waits until the namespace is configured and the ports are published.
+  // Throws den::Error and stops the helper on failure.
+  virtual void wait_ready() = 0;
+  // Tells the helper to stop; does not wait (its network device's teardown
+  // takes the kernel a while): reap() does. Idempotent.
   virtual void stop() = 0;
+  virtual void reap() = 0;
   virtual pid_t pid() const = 0;
 };
 

@@ -42,6 +42,10 @@ struct RunPlan {
   // /proc/PID/ns/X, with the matching CLONE_NEW* type).
   int clone_flags = 0;
   std::vector<std::pair<int, std::string>> join_ns;
+  // A network namespace the caller made beforehand (new_network_namespace),
+  // joined by the child first; clone_flags then lacks CLONE_NEWNET. Lets a
+  // network helper start while the container is being set up.
+  int netns_fd = -1;
   // Unshare the cgroup namespace after the parent has moved the process into
   // its cgroup (instead of CLONE_NEWCGROUP at clone time).
   bool unshare_cgroupns = false;
@@ -115,9 +119,18 @@ struct SpawnError {
 // Returns its pid once it has exec'd (or failed: then *error is set and the
 // child has been reaped; returns -1). Call from a single-threaded process.
 // `after_clone` runs in the parent with the child's pid before it is released
-// (used to start the network helper).
+// (cgroup, user networks). `before_exec` runs in the parent while the child
+// sets itself up (mounts, pivot_root); the child waits for it to return
+// before it execs (used to wait for the network helper). Either throwing
+// kills the child.
 pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* error,
-                      const std::function<void(pid_t)>& after_clone = {});
+                      const std::function<void(pid_t)>& after_clone = {},
+                      const std::function<void()>& before_exec = {});
+
+// A new network namespace owned by the caller's user namespace, for
+// RunPlan::netns_fd. The caller stays in its own (a short-lived child makes
+// it: a rootless process could not setns back to the host's namespace).
+UniqueFd new_network_namespace();
 
 // den exec: runs plan.argv in the namespaces of the running container process
 // `target` (whose /proc start time must be `target_start`, 0 to skip the

@@ -27,7 +27,7 @@ namespace den {
 
 namespace {
 
-void reap(pid_t pid) {
+void reap_child(pid_t pid) {
   int st;
   while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
   }
@@ -67,10 +67,13 @@ class Slirp4netns : public NetworkHelper {
  public:
   Slirp4netns(const Config& cfg, const ContainerConfig& c, const NetworkMode& m, const std::string& run_dir)
       : cfg_(cfg), ports_(c.ports), mode_(m), run_dir_(run_dir), mac_(c.mac_address), rootless_(cfg.rootless) {}
-  ~Slirp4netns() override { stop(); }
+  ~Slirp4netns() override {
+    stop();
+    reap();
+  }
 
-  void start(const std::string& netns) override {
-    log::Phase phase("network: slirp4netns");
+  void launch(int netns_fd) override {
+    log::Phase phase("network: slirp4netns launch");
     check_host_ports(ports_, rootless_);
     std::string slirp = find_program(cfg_, "slirp4netns");
     if (slirp.empty())
@@ -91,7 +94,9 @@ class Slirp4netns : public NetworkHelper {
     api_ = run_dir_ + "/slirp.sock";
     ::unlink(api_.c_str());
     if (!ports_.empty()) args.push_back("--api-socket=" + api_);
-    args.insert(args.end(), {"--netns-type=path", netns, "tap0"});
+    // The namespace is our descriptor, inherited as 5: slirp4netns opens
+    // /proc/self/fd/5 in its own child.
+    args.insert(args.end(), {"--netns-type=path", "/proc/self/fd/5", "tap0"});
     std::vector<const char*> argv = c_argv(args);
 
     int ready[2], exitp[2];
@@ -108,9 +113,11 @@ class Slirp4netns : public NetworkHelper {
       ::sigprocmask(SIG_SETMASK, &none, nullptr);
       ::dup2(ready[1], 3);
       ::dup2(exitp[0], 4);
+      ::dup2(netns_fd, 5);
       int devnull = ::open("/dev/null", O_RDWR);
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
+      // slirp4netns chats on stderr ("sent tapfd=..."): only for debugging.
       if (log::level() > log::Level::Debug) ::dup2(devnull, 2);
       ::execv(argv[0], const_cast<char* const*>(argv.data()));
       ::_exit(127);
@@ -118,11 +125,18 @@ class Slirp4netns : public NetworkHelper {
     ::close(ready[1]);
     ::close(exitp[0]);
     exit_w_ = UniqueFd(exitp[1]);
-    UniqueFd ready_r(ready[0]);
+    ready_r_ = UniqueFd(ready[0]);
     if (pid_ < 0) throw sys_error("fork slirp4netns");
+  }
+
+  void wait_ready() override {
+    log::Phase phase("network: slirp4netns ready");
     char b;
-    if (read_some(ready_r.get(), &b, 1) != 1) {
+    size_t got = read_some(ready_r_.get(), &b, 1);
+    ready_r_.reset();
+    if (got != 1) {
       stop();
+      reap();
       throw Error("slirp4netns failed to set up the container's network (see den info)");
     }
     try {
@@ -141,15 +155,21 @@ class Slirp4netns : public NetworkHelper {
       }
     } catch (...) {
       stop();
+      reap();
       throw;
     }
   }
 
   void stop() override {
-    if (pid_ <= 0) return;
+    if (pid_ <= 0 || stopped_) return;
+    stopped_ = true;
     exit_w_.reset();  // slirp4netns exits when its exit fd closes
     ::kill(pid_, SIGTERM);
-    reap(pid_);
+  }
+
+  void reap() override {
+    if (pid_ <= 0) return;
+    reap_child(pid_);
     pid_ = -1;
     if (!api_.empty()) ::unlink(api_.c_str());
   }
@@ -162,17 +182,21 @@ class Slirp4netns : public NetworkHelper {
   std::string run_dir_, mac_, api_;
   bool rootless_;
   pid_t pid_ = -1;
-  UniqueFd exit_w_;
+  bool stopped_ = false;
+  UniqueFd exit_w_, ready_r_;
 };
 
 class Pasta : public NetworkHelper {
  public:
   Pasta(const Config& cfg, const ContainerConfig& c, const NetworkMode& m, const std::string& run_dir)
       : cfg_(cfg), ports_(c.ports), mode_(m), run_dir_(run_dir), mac_(c.mac_address), rootless_(cfg.rootless) {}
-  ~Pasta() override { stop(); }
+  ~Pasta() override {
+    stop();
+    reap();
+  }
 
-  void start(const std::string& netns) override {
-    log::Phase phase("network: pasta");
+  void launch(int netns_fd) override {
+    log::Phase phase("network: pasta launch");
     check_host_ports(ports_, rootless_);
     std::string pasta = find_program(cfg_, "pasta");
     if (pasta.empty())
@@ -204,16 +228,14 @@ class Pasta : public NetworkHelper {
     // pasta drops to an unprivileged uid before it opens the namespace, and
     // may then not open /proc/PID/ns/net of a root process: it gets the
     // namespace as an inherited descriptor.
-    UniqueFd ns_fd(::open(netns.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!ns_fd) throw sys_error("open " + netns);
     args.insert(args.end(), {"--netns", "/proc/self/fd/3"});
     std::vector<const char*> argv = c_argv(args);
     log::debug("pasta: {}", join(args, " "));
 
     int errp[2];
     if (::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
-    pid_t child = ::fork();
-    if (child == 0) {
+    child_ = ::fork();
+    if (child_ == 0) {
       // The monitor blocks signals (signalfd): pasta needs them back.
       sigset_t none;
       sigemptyset(&none);
@@ -223,26 +245,33 @@ class Pasta : public NetworkHelper {
       ::dup2(devnull, 0);
       ::dup2(devnull, 1);
       ::dup2(errp[1], 2);
-      ::dup2(ns_fd.get(), 3);  // without O_CLOEXEC
+      ::dup2(netns_fd, 3);  // without O_CLOEXEC
       ::execv(argv[0], const_cast<char* const*>(argv.data()));
       ::_exit(127);
     }
     ::close(errp[1]);
-    UniqueFd err_r(errp[0]);
-    if (child < 0) throw sys_error("fork pasta");
+    err_r_ = UniqueFd(errp[0]);
+    if (child_ < 0) throw sys_error("fork pasta");
+  }
+
+  void wait_ready() override {
+    log::Phase phase("network: pasta ready");
     // pasta forks into the background once the namespace is configured and
     // the ports are bound; the first process then exits 0.
     std::string err;
     char buf[1024];
     size_t n;
-    while ((n = read_some(err_r.get(), buf, sizeof buf)) > 0 && err.size() < 8192) err.append(buf, n);
+    while ((n = read_some(err_r_.get(), buf, sizeof buf)) > 0 && err.size() < 8192) err.append(buf, n);
+    err_r_.reset();
     int st = 0;
-    while (::waitpid(child, &st, 0) < 0 && errno == EINTR) {
+    while (::waitpid(child_, &st, 0) < 0 && errno == EINTR) {
     }
+    child_ = -1;
     auto pid_text = read_file_if_exists(pid_file_);
     if (pid_text) pid_ = static_cast<pid_t>(std::atoi(pid_text->c_str()));
     if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || pid_ <= 0) {
       stop();
+      reap();
       // pasta also complains that it has no syslog: keep its real message.
       std::string first;
       for (const auto& line : split(err, '\n'))
@@ -252,8 +281,17 @@ class Pasta : public NetworkHelper {
   }
 
   void stop() override {
+    if (child_ > 0) ::kill(child_, SIGKILL);  // still starting
+    if (pid_ > 0 && !stopped_) ::kill(pid_, SIGTERM);
+    stopped_ = true;
+  }
+
+  void reap() override {
+    if (child_ > 0) {
+      reap_child(child_);
+      child_ = -1;
+    }
     if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
     // pasta's daemon was reparented to us (the monitor is a subreaper); reap
     // it when it is our child, else wait for it to go.
     if (::waitpid(pid_, nullptr, 0) < 0) {
@@ -270,7 +308,9 @@ class Pasta : public NetworkHelper {
   NetworkMode mode_;
   std::string run_dir_, mac_, pid_file_;
   bool rootless_;
-  pid_t pid_ = -1;
+  pid_t pid_ = -1, child_ = -1;
+  bool stopped_ = false;
+  UniqueFd err_r_;
 };
 
 }  // namespace

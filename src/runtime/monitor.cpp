@@ -336,6 +336,8 @@ struct RunOutcome {
   bool started = false;
   int exit_code = 0;
   bool force_restart = false;  // --health-on-failure=restart
+  // Stopped, not yet reaped: the caller reaps it after reporting the exit.
+  std::unique_ptr<NetworkHelper> net;
 };
 
 // Set once systemd was told about us (--sdnotify under a Type=notify unit):
@@ -347,6 +349,14 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
                     int sigfd, bool is_restart, const std::string& cgroup) {
   const Config& cfg = cs.store().config();
   RunOutcome outcome;
+  // The network helper (slirp4netns, pasta) first: it gets a namespace made
+  // now and comes up while the rest is prepared and the container is set up.
+  std::unique_ptr<NetworkHelper> net = make_network_helper(cfg, c, cs.run_dir(c.id));
+  UniqueFd netns;
+  if (net) {
+    netns = new_network_namespace();
+    net->launch(netns.get());
+  }
   std::optional<log::Phase> prep(std::in_place, "monitor: prepare");
   std::string cdir = cs.dir(c.id);
   std::string userdata = cdir + "/userdata";
@@ -399,6 +409,10 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
       if (m.target == "/run/den-init") m.source = find_init(cfg);
   if (c.sdnotify == "container") add_notify_socket(plan, c);
   if (!cgroup.empty()) add_cgroup_to_plan(plan);
+  if (netns) {
+    plan.netns_fd = netns.get();
+    plan.clone_flags &= ~CLONE_NEWNET;
+  }
   prep.reset();
   log::debug("plan:\n{}", describe(plan));
 
@@ -434,8 +448,6 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     io.err = err_w.get();
   }
 
-  // Network helper (slirp4netns, pasta), started before the container runs.
-  std::unique_ptr<NetworkHelper> net = make_network_helper(cfg, c, cs.run_dir(c.id));
   NetworkMode nmode = parse_network_mode(c.network, cfg.network_cmd);
   bool user_net = nmode.kind == "user";
   uint64_t ooms_before = cgroup_oom_kills(cgroup);
@@ -443,7 +455,6 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     // Into its cgroup before it runs (it unshares its cgroup namespace then).
     if (!cgroup.empty()) cgroup_add_process(cgroup, child);
     if (c.resources.has_oom_score_adj) set_oom_score_adj(child, c.resources.oom_score_adj);
-    if (net) net->start(fmt::format("/proc/{}/ns/net", child));
     if (user_net) {
       // Before the child runs (and bind-mounts them): the etc files get the
       // address on the network.
@@ -458,12 +469,15 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     if (net) net->stop();
     if (user_net) detach_user_networks(cfg, c.id);
   };
+  auto before_exec = [&] {
+    if (net) net->wait_ready();
+  };
 
   SpawnError serr;
   pid_t pid = -1;
   std::string start_error;
   try {
-    pid = spawn_container(plan, io, &serr, after_clone);
+    pid = spawn_container(plan, io, &serr, after_clone, before_exec);
   } catch (const Error& e) {
     start_error = e.what();
     serr.exit_code = 125;
@@ -670,6 +684,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   log::debug("monitor: exit {} recorded", code);
   emit_container_event(cfg, "die", c.id, c.name, c.image_name, c.labels, {{"exitCode", std::to_string(code)}});
   outcome.exit_code = code;
+  outcome.net = std::move(net);
   return outcome;
 }
 
@@ -735,8 +750,10 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
     mkdirs(rdir, 0700);
     listen_fd = listen_attach_socket(rdir + "/attach");
     ContainerConfig c = cs.config(id);
+    std::unique_ptr<NetworkHelper> last_net;  // stopped; reaped after the exit is reported
     for (bool restart = false;; restart = true) {
       RunOutcome o = run_once(cs, c, ready_fd, clients, listen_fd, sigfd, restart, cgroup);
+      last_net = std::move(o.net);
       if (ready_fd >= 0) {
         ::close(ready_fd);
         ready_fd = -1;
@@ -782,6 +799,7 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
       }
     }
     report_exit();
+    last_net.reset();
   } catch (const std::exception& e) {
     std::string msg = e.what();
     if (ready_fd >= 0) {

@@ -244,6 +244,7 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
 
 std::string describe(const RunPlan& p) {
   std::string s = fmt::format("clone flags 0x{:x}\n", p.clone_flags);
+  if (p.netns_fd >= 0) s += fmt::format("join network namespace fd {}\n", p.netns_fd);
   const char* kinds[] = {"native overlay", "fuse-overlayfs", "directory"};
   s += fmt::format("root ({}) {} lower={} upper={}\n", kinds[static_cast<int>(p.root_kind)], p.rootfs, p.lowerdirs,
                    p.upperdir);

@@ -504,7 +504,9 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
                              char* const envp[]) {
   char c;
   if (::read(sync_fd, &c, 1) != 1) ::_exit(125);  // parent gave up
-  ::close(sync_fd);
+  // First, before sysfs is mounted: sysfs shows the mounter's network namespace.
+  if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
+    child_fail(125, errno, "setns into the container's network namespace");
   if (p.unshare_cgroupns && ::unshare(CLONE_NEWCGROUP) != 0) child_fail(125, errno, "unshare the cgroup namespace");
   if (p.rootless) {
     if (::setresgid(0, 0, 0) != 0) child_fail(125, errno, "setresgid(0)");
@@ -523,7 +525,10 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
   }
   if (!p.hostname.empty() && ::sethostname(p.hostname.c_str(), p.hostname.size()) != 0)
     child_fail(125, errno, "sethostname %s", p.hostname.c_str());
-  if (p.bring_up_loopback && (p.clone_flags & CLONE_NEWNET)) loopback_up();
+  if (p.bring_up_loopback && ((p.clone_flags & CLONE_NEWNET) || p.netns_fd >= 0)) loopback_up();
+  // The parent's before_exec step (the network helper) has finished.
+  if (::read(sync_fd, &c, 1) != 1) ::_exit(125);  // parent gave up
+  ::close(sync_fd);
   setup_process_and_exec(p, io, argv, envp, true);
 }
 
@@ -561,8 +566,37 @@ UniqueFd receive_console(int sock) {
   return UniqueFd(fd);
 }
 
+UniqueFd new_network_namespace() {
+  log::Phase phase("runtime: new network namespace");
+  int p[2];
+  if (::pipe2(p, O_CLOEXEC) != 0) throw sys_error("pipe");
+  pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_NEWNET | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (pid < 0) {
+    int e = errno;
+    ::close(p[0]);
+    ::close(p[1]);
+    throw sys_error("clone a network namespace", e);
+  }
+  if (pid == 0) {
+    // Holds the namespace until the parent has opened it (or died).
+    char c;
+    ::close(p[1]);
+    ssize_t n = ::read(p[0], &c, 1);
+    (void)n;
+    ::_exit(0);
+  }
+  ::close(p[0]);
+  int fd = ::open(fmt::format("/proc/{}/ns/net", pid).c_str(), O_RDONLY | O_CLOEXEC);
+  int e = errno;
+  ::close(p[1]);
+  while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+  }
+  if (fd < 0) throw sys_error("open the new network namespace", e);
+  return UniqueFd(fd);
+}
+
 pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* error,
-                      const std::function<void(pid_t)>& after_clone) {
+                      const std::function<void(pid_t)>& after_clone, const std::function<void()>& before_exec) {
   log::Phase phase("runtime: spawn");
   // Everything the child needs, prepared before the clone.
   ChildArgs args(plan);
@@ -660,6 +694,17 @@ pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* 
   }
   char go = 'g';
   ssize_t n = ::write(sync[1], &go, 1);
+  if (before_exec) {
+    try {
+      before_exec();
+    } catch (...) {
+      ::close(sync[1]);
+      ::close(errp[0]);
+      kill_child();
+      throw;
+    }
+  }
+  n = ::write(sync[1], &go, 1);  // a dead child: EPIPE, ignored; its report follows
   (void)n;
   ::close(sync[1]);
   ChildReport r{};
