@@ -19,7 +19,7 @@ struct Config {
   std::string cgroup_manager = "auto";  // auto | systemd | cgroupfs
   std::string log_level = "warn";
   std::vector<std::string> helper_binaries_dir;
-  int image_parallel_copies = 3;   // layers pulled at once
+  int image_parallel_copies = 6;   // layers pulled at once (containers/image's default)
   uint64_t push_chunk_size = 0;    // bytes per PATCH of a blob upload; 0: one request per blob
   // [containers]
   std::string log_driver = "k8s-file";

@@ -68,7 +68,7 @@ void apply_toml(Config& cfg, std::string_view kind, std::string_view text, const
     int64_t pc = cfg.image_parallel_copies;
     get(t, "engine", "image_parallel_copies", pc, origin);
     if (pc < 0 || pc > 64) throw Error(fmt::format("{}: image_parallel_copies must be 0..64", origin), Errc::Invalid);
-    cfg.image_parallel_copies = pc == 0 ? 3 : static_cast<int>(pc);
+    cfg.image_parallel_copies = pc == 0 ? 6 : static_cast<int>(pc);  // 0: containers/image's default
     int64_t cs = static_cast<int64_t>(cfg.push_chunk_size);
     get(t, "engine", "push_chunk_size", cs, origin);
     if (cs < 0) throw Error(fmt::format("{}: push_chunk_size must be 0 or a number of bytes", origin), Errc::Invalid);

@@ -534,8 +534,9 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
   std::mutex mu;
   std::optional<Error> first_error;
   auto worker = [&] {
-    // One client per worker: libcurl handles are not shared between threads.
-    Client wc(cfg, ep, o, "pull");
+    // A copy per worker, which knows the scheme and token already (each
+    // request has its own libcurl handle, so nothing is shared).
+    Client wc = cl;
     for (;;) {
       size_t i = next++;
       if (i >= layers.size()) return;

@@ -29,13 +29,13 @@ TEST_CASE("TOML files override defaults key by key", "[config]") {
 
 TEST_CASE("registry transfer settings: parallel copies and push chunk size", "[config]") {
   Config c;
-  CHECK(c.image_parallel_copies == 3);
+  CHECK(c.image_parallel_copies == 6);
   CHECK(c.push_chunk_size == 0);
   apply_toml(c, "den.conf", "[engine]\nimage_parallel_copies = 5\npush_chunk_size = 1048576\n", "test");
   CHECK(c.image_parallel_copies == 5);
   CHECK(c.push_chunk_size == 1048576);
   apply_toml(c, "den.conf", "[engine]\nimage_parallel_copies = 0\n", "test");
-  CHECK(c.image_parallel_copies == 3);  // 0: the default, as in containers.conf
+  CHECK(c.image_parallel_copies == 6);  // 0: the default, as in containers.conf
   CHECK_THROWS_WITH(apply_toml(c, "den.conf", "[engine]\npush_chunk_size = -1\n", "f.conf"),
                     Catch::Contains("push_chunk_size"));
   CHECK_THROWS_WITH(apply_toml(c, "den.conf", "[engine]\nimage_parallel_copies = 1000\n", "f.conf"),
