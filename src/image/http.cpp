@@ -174,6 +174,9 @@ HttpResponse http_do(const HttpRequest& req, const std::function<void(const char
   c.easy_setopt(h, CURLOPT_HTTPHEADER, headers);
   c.easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
   c.easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  // Blobs arrive in pieces of this size (16 KiB by default: a write(2) and a
+  // poll(2) per piece).
+  c.easy_setopt(h, CURLOPT_BUFFERSIZE, 512L * 1024);
   c.easy_setopt(h, CURLOPT_USERAGENT, "den/" DEN_VERSION);
   c.easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
   c.easy_setopt(h, CURLOPT_HEADERDATA, &t);

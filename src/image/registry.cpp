@@ -311,6 +311,18 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
   }
   if (tee && got) tee->fd.reset();  // a resumed blob is extracted afterwards
   if (got) log::debug("blob {}: resuming after {} of {} bytes", short_digest(digest), got, size);
+  // libcurl hands over 16 KiB at a time; the file and the extraction get
+  // pieces of up to kChunk (a write(2) and a send(2) each).
+  constexpr size_t kChunk = 512 * 1024;
+  std::string pending;
+  uint64_t written = got;  // bytes in the file (and sent to the tee)
+  auto flush = [&] {
+    if (pending.empty()) return;
+    write_all(part.fd(), pending, "write blob");
+    if (tee) tee->put(pending.data(), pending.size());
+    written += pending.size();
+    pending.clear();
+  };
   for (int attempt = 0; !(size && got == size); attempt++) {
     HttpRequest req{"GET", "/v2/" + cl.repo() + "/blobs/" + digest};
     uint64_t from = got;
@@ -325,7 +337,7 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
       if (tee) tee->fd.reset();
       part.truncate();
       hash = Sha256();
-      got = 0;
+      got = written = 0;
     };
     HttpResponse r;
     try {
@@ -335,14 +347,23 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
                          throw Error(fmt::format("{}: blob {} is larger than its {} bytes", cl.host(),
                                                  short_digest(digest), size),
                                      Errc::Corrupt);
-                       write_all(part.fd(), std::string_view(p, n), "write blob");
-                       if (tee) tee->put(p, n);
+                       if (pending.capacity() < kChunk) pending.reserve(kChunk);
+                       pending.append(p, n);
                        hash.update(p, n);
                        got += n;
+                       if (pending.size() >= kChunk) flush();
                        if (on_bytes) on_bytes(got);
                      },
                      on_head);
+      flush();
     } catch (const Error& e) {
+      // What was not written yet is dropped, and the hash is that of the
+      // file again (read back: this path is rare).
+      if (!pending.empty() || got != written) {
+        pending.clear();
+        got = part.rehash(hash);
+        written = got;
+      }
       if (e.code() == Errc::Corrupt) {
         part.discard();
         throw;
@@ -368,7 +389,7 @@ void download_blob(Client& cl, Store& store, const std::string& digest, uint64_t
       if (tee) tee->fd.reset();
       part.truncate();
       hash = Sha256();
-      got = 0;
+      got = written = 0;
       if (attempt < 3) continue;
     }
     if (r.status != 200 && r.status != 206)

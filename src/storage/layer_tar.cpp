@@ -28,6 +28,10 @@
 //    libarchive delete a symlink in the middle of an entry path instead of
 //    refusing the entry. Without it libarchive still replaces an existing
 //    non-directory (later tar entries win), and merges directories.
+//  - ARCHIVE_EXTRACT_SPARSE is not used: it scans all data for zero blocks
+//    and writes in 4 KiB pieces (three quarters of a pull's write(2)s).
+//    Sparse entries of the archive still become holes: their data blocks
+//    come with offsets, and libarchive seeks over the gaps.
 //  - ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS is not used because den rewrites
 //    every entry to an absolute path under realpath(dest); the leading-"/"
 //    policy is applied by sanitize_entry_path before that.
@@ -370,7 +374,7 @@ class Extractor {
     }
     if (!disk_) throw Error("libarchive: out of memory");
     int flags = ARCHIVE_EXTRACT_OWNER | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_XATTR |
-                ARCHIVE_EXTRACT_SPARSE | ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
+                ARCHIVE_EXTRACT_SECURE_SYMLINKS | ARCHIVE_EXTRACT_SECURE_NODOTDOT;
     archive_write_disk_set_options(disk_.get(), flags);
     // No archive_write_disk_set_standard_lookup: owners stay numeric.
   }
@@ -555,6 +559,20 @@ class Extractor {
 
   template <typename ReaderError>
   void copy_data(archive* tar, const std::string& name, ReaderError& reader_error) {
+    // The reader hands out blocks of a few KiB; written as they come, a
+    // 30 MB file took 7500 write(2)s. Contiguous blocks are gathered into
+    // writes of up to kWriteChunk (a hole in a sparse file flushes).
+    constexpr size_t kWriteChunk = 1 << 20;
+    la_int64_t pend_off = 0;
+    size_t pend_len = 0;
+    auto write_block = [&](const void* p, size_t n, la_int64_t o) {
+      // libarchive 3.6 reports a failed write(2) (ENOSPC, EIO) as ARCHIVE_WARN.
+      if (archive_write_data_block(disk_.get(), p, n, o) != ARCHIVE_OK) throw write_error(name);
+    };
+    auto flush = [&] {
+      if (pend_len) write_block(write_buf_.data(), pend_len, pend_off);
+      pend_len = 0;
+    };
     for (;;) {
       const void* buf = nullptr;
       size_t len = 0;
@@ -563,9 +581,17 @@ class Extractor {
       if (r == ARCHIVE_EOF) break;
       if (failed(r)) throw reader_error(entry_label(name));
       if (len == 0) continue;
-      // libarchive 3.6 reports a failed write(2) (ENOSPC, EIO) as ARCHIVE_WARN.
-      if (archive_write_data_block(disk_.get(), buf, len, off) != ARCHIVE_OK) throw write_error(name);
+      if (pend_len && (off != pend_off + static_cast<la_int64_t>(pend_len) || pend_len + len > kWriteChunk)) flush();
+      if (len >= kWriteChunk) {
+        write_block(buf, len, off);
+        continue;
+      }
+      if (write_buf_.size() < kWriteChunk) write_buf_.resize(kWriteChunk);
+      if (!pend_len) pend_off = off;
+      std::memcpy(write_buf_.data() + pend_len, buf, len);
+      pend_len += len;
     }
+    flush();
     int r = archive_write_finish_entry(disk_.get());
     if (failed(r)) throw write_error(name);
     if (r == ARCHIVE_WARN) warn(fmt::format("{}: {}", name, archive_message(disk_.get())));
@@ -619,6 +645,7 @@ class Extractor {
   std::unordered_map<std::string, DirTimes> dir_times_;
   std::unordered_set<std::string> whiteouts_;  // created by this layer
   std::unordered_set<std::string> skipped_;    // not written (hard links to them are skipped)
+  std::vector<char> write_buf_;                 // copy_data gathers small blocks here
 };
 
 }  // namespace
