@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <poll.h>
+#include <spawn.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -33,11 +34,47 @@ void reap_child(pid_t pid) {
   }
 }
 
-std::vector<const char*> c_argv(const std::vector<std::string>& args) {
-  std::vector<const char*> v;
-  for (const auto& a : args) v.push_back(a.c_str());
-  v.push_back(nullptr);
-  return v;
+// Starts a helper with fds[i] as its descriptor 3 + i, /dev/null as 0 and 1,
+// err_fd (or /dev/null when -1) as 2, no blocked signals and default
+// dispositions. posix_spawn (a vfork underneath) because a fork of the
+// monitor took milliseconds here, and the helper's start is on the path of
+// every `den run`.
+pid_t spawn_helper(const std::vector<std::string>& args, std::vector<int> fds, int err_fd) {
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  // A source that is itself one of the targets is moved out of the way first.
+  std::vector<UniqueFd> moved;
+  int last = 3 + static_cast<int>(fds.size());
+  for (int& fd : fds)
+    if (fd < last) {
+      int m = ::fcntl(fd, F_DUPFD_CLOEXEC, last);
+      if (m < 0) throw sys_error("dup a descriptor for " + args[0]);
+      moved.emplace_back(m);
+      fd = m;
+    }
+  posix_spawn_file_actions_t fa;
+  posix_spawnattr_t at;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawnattr_init(&at);
+  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDWR, 0);
+  posix_spawn_file_actions_adddup2(&fa, 0, 1);
+  if (err_fd >= 0) posix_spawn_file_actions_adddup2(&fa, err_fd, 2);
+  else posix_spawn_file_actions_adddup2(&fa, 0, 2);
+  for (size_t i = 0; i < fds.size(); i++) posix_spawn_file_actions_adddup2(&fa, fds[i], 3 + static_cast<int>(i));
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigemptyset(&defaults);
+  for (int sig : {SIGCHLD, SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2}) sigaddset(&defaults, sig);
+  posix_spawnattr_setsigmask(&at, &none);
+  posix_spawnattr_setsigdefault(&at, &defaults);
+  posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  pid_t pid = -1;
+  int e = ::posix_spawn(&pid, argv[0], &fa, &at, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&at);
+  if (e != 0) throw sys_error("start " + args[0], e);
+  return pid;
 }
 
 // Sends one request to slirp4netns' API socket and returns the reply.
@@ -97,8 +134,6 @@ class Slirp4netns : public NetworkHelper {
     // The namespace is our descriptor, inherited as 5: slirp4netns opens
     // /proc/self/fd/5 in its own child.
     args.insert(args.end(), {"--netns-type=path", "/proc/self/fd/5", "tap0"});
-    std::vector<const char*> argv = c_argv(args);
-
     int ready[2], exitp[2];
     if (::pipe2(ready, O_CLOEXEC) != 0) throw sys_error("pipe");
     if (::pipe2(exitp, O_CLOEXEC) != 0) {
@@ -106,27 +141,11 @@ class Slirp4netns : public NetworkHelper {
       ::close(ready[1]);
       throw sys_error("pipe");
     }
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      ::dup2(ready[1], 3);
-      ::dup2(exitp[0], 4);
-      ::dup2(netns_fd, 5);
-      int devnull = ::open("/dev/null", O_RDWR);
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      // slirp4netns chats on stderr ("sent tapfd=..."): only for debugging.
-      if (log::level() > log::Level::Debug) ::dup2(devnull, 2);
-      ::execv(argv[0], const_cast<char* const*>(argv.data()));
-      ::_exit(127);
-    }
-    ::close(ready[1]);
-    ::close(exitp[0]);
+    UniqueFd ready_w(ready[1]), exit_r(exitp[0]);
     exit_w_ = UniqueFd(exitp[1]);
     ready_r_ = UniqueFd(ready[0]);
-    if (pid_ < 0) throw sys_error("fork slirp4netns");
+    // slirp4netns chats on stderr ("sent tapfd=..."): only for debugging.
+    pid_ = spawn_helper(args, {ready_w.get(), exit_r.get(), netns_fd}, log::level() > log::Level::Debug ? -1 : 2);
   }
 
   void wait_ready() override {
@@ -229,29 +248,12 @@ class Pasta : public NetworkHelper {
     // may then not open /proc/PID/ns/net of a root process: it gets the
     // namespace as an inherited descriptor.
     args.insert(args.end(), {"--netns", "/proc/self/fd/3"});
-    std::vector<const char*> argv = c_argv(args);
     log::debug("pasta: {}", join(args, " "));
-
     int errp[2];
     if (::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
-    child_ = ::fork();
-    if (child_ == 0) {
-      // The monitor blocks signals (signalfd): pasta needs them back.
-      sigset_t none;
-      sigemptyset(&none);
-      ::sigprocmask(SIG_SETMASK, &none, nullptr);
-      for (int s : {SIGCHLD, SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGQUIT}) ::signal(s, SIG_DFL);
-      int devnull = ::open("/dev/null", O_RDWR);
-      ::dup2(devnull, 0);
-      ::dup2(devnull, 1);
-      ::dup2(errp[1], 2);
-      ::dup2(netns_fd, 3);  // without O_CLOEXEC
-      ::execv(argv[0], const_cast<char* const*>(argv.data()));
-      ::_exit(127);
-    }
-    ::close(errp[1]);
+    UniqueFd err_w(errp[1]);
     err_r_ = UniqueFd(errp[0]);
-    if (child_ < 0) throw sys_error("fork pasta");
+    child_ = spawn_helper(args, {netns_fd}, err_w.get());
   }
 
   void wait_ready() override {
