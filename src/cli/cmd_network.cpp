@@ -116,10 +116,6 @@ void apply_publish_flags(Context& ctx, const Args& a, ContainerConfig& c) {
   }
   if (m.kind == "none" || m.kind == "container" || m.kind == "ns")
     throw Error(fmt::format("conflicting options: port publishing and --network {}", c.network), Errc::Invalid);
-  if (m.kind == "user")
-    throw Error(fmt::format("publishing ports of a container on a user network is not supported yet; publish "
-                            "them from a container on the default network (slirp4netns or pasta)"),
-                Errc::Unsupported);
   reserve_host_ports(ports, ctx.config().rootless);
   c.ports = ports;
   // Published ports count as exposed (docker shows them in Config.ExposedPorts).
