@@ -67,7 +67,7 @@ _den_flags() {
         "network create") _den_all='--driver -d --gateway --help -h --internal --label --subnet' _den_vals='--driver -d --gateway --label --subnet' ;;
         "network ls"|"network list") _den_all='--filter -f --format --help -h --no-trunc --quiet -q' _den_vals='--filter -f --format' ;;
         "network inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
-        "network rm"|"network remove") _den_all='--help -h' _den_vals='' ;;
+        "network rm"|"network remove") _den_all='--force -f --help -h --time -t' _den_vals='--time -t' ;;
         "network prune") _den_all='--force -f --help -h' _den_vals='' ;;
         "network connect") _den_all='--alias --help -h' _den_vals='--alias' ;;
         "network disconnect") _den_all='--help -h' _den_vals='' ;;

@@ -193,3 +193,37 @@ std::string user_network_hosts(const Config& cfg, const ContainerConfig& c, cons
                                const std::vector<NetEndpoint>& eps);
 std::string user_network_resolv(const Config& cfg, const ContainerConfig& c, const std::vector<NetEndpoint>& eps);
 }  // namespace den
+
+// ---- published ports on user networks, helper watch (src/network/hostfwd.cpp) --
+namespace den {
+
+// A forward of slirp4netns (its API: list_hostfwd, add_hostfwd, remove_hostfwd).
+struct HostForward {
+  int id = 0;
+  std::string protocol, host_ip, guest_ip;
+  int host_port = 0, guest_port = 0;
+};
+std::vector<HostForward> slirp_list_forwards(const std::string& api_socket);
+// Forwards host_ip:host_port (one port, not a range) to guest_ip:container_port;
+// returns the forward's id. Throws naming the port.
+int slirp_add_forward(const std::string& api_socket, const PortMapping& p, const std::string& guest_ip);
+void slirp_remove_forward(const std::string& api_socket, int id);
+
+// Stops a helper process (SIGTERM, through a pidfd) when its owner dies
+// without stopping it: a small forked process (den-netwatch) waits for EOF
+// on a pipe only the owner holds. For helpers that cannot watch an exit fd
+// themselves (pasta). release() (or the destructor) ends the watch.
+class HelperWatch {
+ public:
+  explicit HelperWatch(pid_t helper);  // throws
+  ~HelperWatch();
+  HelperWatch(const HelperWatch&) = delete;
+  HelperWatch& operator=(const HelperWatch&) = delete;
+  void release();
+
+ private:
+  pid_t pid_ = -1;
+  int fd_ = -1;
+};
+
+}  // namespace den

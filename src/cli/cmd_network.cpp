@@ -1,6 +1,7 @@
 // Networking flags of run/create, and the `network` commands.
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -10,11 +11,14 @@
 #include "cli.h"
 #include "den/container.h"
 #include "den/error.h"
+#include "den/events.h"
+#include "den/monitor.h"
 #include "den/fs.h"
 #include "den/log.h"
 #include "den/network.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
+#include "services.h"
 
 namespace den::cli {
 
@@ -116,10 +120,6 @@ void apply_publish_flags(Context& ctx, const Args& a, ContainerConfig& c) {
   }
   if (m.kind == "none" || m.kind == "container" || m.kind == "ns")
     throw Error(fmt::format("conflicting options: port publishing and --network {}", c.network), Errc::Invalid);
-  if (m.kind == "user")
-    throw Error(fmt::format("publishing ports of a container on a user network is not supported yet; publish "
-                            "them from a container on the default network (slirp4netns or pasta)"),
-                Errc::Unsupported);
   reserve_host_ports(ports, ctx.config().rootless);
   c.ports = ports;
   // Published ports count as exposed (docker shows them in Config.ExposedPorts).
@@ -234,18 +234,62 @@ int cmd_network_inspect(Context& ctx, const Args& a) {
   return 0;
 }
 
+// network rm -f: stops (stop signal, then SIGKILL after `timeout` seconds, or
+// the container's stop timeout when < 0) and removes a container, as podman.
+void force_remove_container(Context& ctx, const ContainerConfig& c, int timeout) {
+  ContainerStore cs(ctx.store());
+  ContainerState st = cs.state(c.id);
+  if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) {
+    {
+      FileLock l = cs.lock(c.id);
+      ContainerState s2 = cs.state(c.id);
+      s2.stopped_by_user = true;
+      s2.restarting = false;
+      cs.save_state(c.id, s2);
+    }
+    if (st.pid > 0) ::kill(st.pid, parse_signal(c.stop_signal));
+    int t = timeout >= 0 ? timeout : c.stop_timeout;
+    if (!wait_for_exit(cs, c.id, t * 1000, &st)) {
+      if (st.pid > 0) ::kill(st.pid, SIGKILL);
+      wait_for_exit(cs, c.id, -1, &st);
+    }
+    wait_for_monitor_exit(st, 10000);
+  }
+  FileLock l = cs.lock(c.id);
+  if (!is_dir(cs.dir(c.id))) return;  // an --rm container removed itself
+  remove_container(cs, c.id);
+  emit_container_event(ctx.config(), "destroy", c.id, c.name, c.image_name, c.labels);
+}
+
 int cmd_network_rm(Context& ctx, const Args& a) {
   NetworkStore ns(ctx.config());
+  bool force = a.flag("force");
+  int timeout = -1;
+  if (a.has("time")) {
+    std::string t = a.value("time");
+    if (t.empty() || t.size() > 6 || !std::all_of(t.begin(), t.end(), ::isdigit))
+      throw Error(fmt::format("invalid --time \"{}\": use a number of seconds", t), Errc::Invalid);
+    timeout = std::stoi(t);
+  }
   int rc = 0;
   for (const auto& name : a.positional) {
     try {
+      // docker: -f does not complain about a network that does not exist.
+      if (force && !ns.find(name)) continue;
       UserNetwork n = ns.get(name);
       std::vector<ContainerConfig> users = containers_on(ctx, n.name);
-      if (!users.empty())
-        throw Error(fmt::format("network {} is in use by container {}: remove the container or disconnect it "
-                                "(den network disconnect {} {}) first",
-                                n.name, users.front().name, n.name, users.front().name),
+      if (!users.empty() && !force) {
+        std::vector<std::string> names;
+        for (const auto& c : users) names.push_back(c.name);
+        std::sort(names.begin(), names.end());
+        throw Error(fmt::format("network {} is in use by container{} {}: remove {} (den rm -f {}) or disconnect {} "
+                                "first, or remove the network with {} (den network rm -f {})",
+                                n.name, names.size() > 1 ? "s" : "", join(names, ", "),
+                                names.size() > 1 ? "them" : "it", join(names, " "), names.size() > 1 ? "them" : "it",
+                                names.size() > 1 ? "them" : "it", n.name),
                     Errc::InUse);
+      }
+      for (const auto& c : users) force_remove_container(ctx, c, timeout);
       ns.remove(n.name);
       out(name + "\n");
     } catch (const Error& e) {
@@ -350,10 +394,17 @@ void register_network_commands(std::vector<Command>& t) {
                {{"format", 'f', OptKind::Value, "string", "Format output using a Go template", ""}},
                false, 1, -1, cmd_network_inspect});
   t.push_back({{{"network", "rm"}, {"network", "remove"}},
-               "NETWORK [NETWORK...]",
+               "[OPTIONS] NETWORK [NETWORK...]",
                "Remove one or more networks",
-               "den network rm appnet",
-               {},
+               "den network rm appnet\nden network rm -f -t 0 appnet",
+               {{"force", 'f', OptKind::Bool, "",
+                 "Remove the containers that use the network too, stopping running ones (as podman); no error if "
+                 "the network does not exist (as docker)",
+                 ""},
+                {"time", 't', OptKind::Value, "int",
+                 "Seconds to wait for a container to stop before killing it, with --force (default: its stop "
+                 "timeout)",
+                 ""}},
                false, 1, -1, cmd_network_rm});
   t.push_back({{{"network", "prune"}},
                "[OPTIONS]",

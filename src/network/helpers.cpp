@@ -280,6 +280,13 @@ class Pasta : public NetworkHelper {
         if (!line.empty() && line.find("to syslog") == std::string::npos) first = trim(line);
       throw Error(fmt::format("pasta failed to set up the container's network{}", first.empty() ? "" : ": " + first));
     }
+    // pasta has no exit fd: a watcher stops it if the monitor is killed.
+    try {
+      watch_ = std::make_unique<HelperWatch>(pid_);
+    } catch (...) {
+      stop();
+      throw;
+    }
   }
 
   void stop() override {
@@ -300,6 +307,7 @@ class Pasta : public NetworkHelper {
       for (int i = 0; i < 100 && ::kill(pid_, 0) == 0; i++) ::usleep(10000);
     }
     pid_ = -1;
+    watch_.reset();
     ::unlink(pid_file_.c_str());
   }
   pid_t pid() const override { return pid_; }
@@ -313,6 +321,7 @@ class Pasta : public NetworkHelper {
   pid_t pid_ = -1, child_ = -1;
   bool stopped_ = false;
   UniqueFd err_r_;
+  std::unique_ptr<HelperWatch> watch_;
 };
 
 }  // namespace

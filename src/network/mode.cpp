@@ -191,7 +191,18 @@ std::string ping_group_problem() {
   if (!s) return "";
   long lo = 1, hi = 0;
   if (std::sscanf(s->c_str(), "%ld %ld", &lo, &hi) != 2) return "";
-  long gid = static_cast<long>(::getgid());
+  // The kernel checks the group as the host sees it: inside den's user
+  // namespace, map it out.
+  long gid = static_cast<long>(::getegid());
+  if (auto map = read_file_if_exists("/proc/self/gid_map")) {
+    for (const auto& line : split(*map, '\n')) {
+      long in = 0, host = 0, count = 0;
+      if (std::sscanf(line.c_str(), "%ld %ld %ld", &in, &host, &count) == 3 && gid >= in && gid < in + count) {
+        gid = host + (gid - in);
+        break;
+      }
+    }
+  }
   if (gid >= lo && gid <= hi) return "";
   return fmt::format(
       "net.ipv4.ping_group_range is \"{} {}\", which excludes gid {}: ping from a container to the outside "

@@ -36,6 +36,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "den/error.h"
 #include "den/fs.h"
@@ -52,13 +53,15 @@ namespace {
 
 std::string netns_dir(const Config& cfg) { return cfg.runroot + "/netns"; }
 std::string ep_dir(const Config& cfg, const UserNetwork& n) { return netns_dir(cfg) + "/ep/" + n.id; }
+// The API socket of the namespace's slirp4netns (published ports).
+std::string api_socket(const Config& cfg) { return netns_dir(cfg) + "/slirp.sock"; }
 
 bool alive(pid_t pid, uint64_t start) { return pid > 0 && start != 0 && process_start_time(pid) == start; }
 
-Json endpoint_json(const NetEndpoint& e, pid_t pid) {
+Json endpoint_json(const NetEndpoint& e, pid_t pid, const std::vector<int>& forwards = {}) {
   return {{"network", e.network}, {"container_id", e.container_id}, {"name", e.name}, {"hostname", e.hostname},
           {"aliases", e.aliases}, {"ip", e.ip},    {"mac", e.mac},   {"ifname", e.ifname},
-          {"pid", pid},           {"pid_start", process_start_time(pid)}};
+          {"pid", pid},           {"pid_start", process_start_time(pid)}, {"forwards", forwards}};
 }
 
 NetEndpoint endpoint_from_json(const Json& j) {
@@ -86,6 +89,13 @@ std::vector<NetEndpoint> read_endpoints(const std::string& dir) {
     Json j = Json::parse(*text, nullptr, false);
     if (!j.is_object()) continue;
     if (!alive(j.value("pid", 0), j.value("pid_start", uint64_t{0}))) {
+      // Its published ports go too (dir is RUNROOT/netns/ep/<net id>).
+      for (int id : j.value("forwards", std::vector<int>{})) {
+        try {
+          slirp_remove_forward(dir + "/../../slirp.sock", id);
+        } catch (const Error&) {
+        }
+      }
       ::unlink((dir + "/" + f).c_str());
       continue;
     }
@@ -377,13 +387,15 @@ bool any_endpoint(const Config& cfg) {
       ::dup2(devnull, 1);
       ::dup2(devnull, 2);
       std::string ns = fmt::format("/proc/{}/ns/net", self);
+      std::string api = "--api-socket=" + api_socket(cfg);
       ::execl(slirp.c_str(), slirp.c_str(), "--configure", "--mtu=65520", "--disable-host-loopback", "--ready-fd=3",
-              "--exit-fd=4", "--netns-type=path", ns.c_str(), "tap0", static_cast<char*>(nullptr));
+              "--exit-fd=4", api.c_str(), "--netns-type=path", ns.c_str(), "tap0", static_cast<char*>(nullptr));
       ::_exit(127);
     }
     ::close(go[0]);
     ::close(ready[1]);
     ::close(exitp[0]);
+    ::unlink(api_socket(cfg).c_str());  // of a holder that was killed
     if (::unshare(CLONE_NEWNET) != 0) fail(fmt::format("unshare network namespace: {}", std::strerror(errno)));
     if (::write(go[1], "g", 1) != 1) fail("slirp4netns did not start");
     ::close(go[1]);
@@ -394,6 +406,12 @@ bool any_endpoint(const Config& cfg) {
     {
       UniqueFd fwd(::open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC));
       if (!fwd || ::write(fwd.get(), "1", 1) != 1) fail("cannot enable forwarding in the rootless network namespace");
+      // slirp4netns answers the containers' addresses (their outbound
+      // traffic and published ports) as neighbours on tap0: the namespace
+      // answers its ARP requests for them and routes to the bridges. No NAT
+      // (netfilter) needed.
+      UniqueFd parp(::open("/proc/sys/net/ipv4/conf/tap0/proxy_arp", O_WRONLY | O_CLOEXEC));
+      if (!parp || ::write(parp.get(), "1", 1) != 1) fail("cannot enable proxy ARP in the rootless network namespace");
     }
     DnsResponder dns(cfg);
     write_file_atomic(netns_dir(cfg) + "/holder.pid", fmt::format("{} {}\n", self, process_start_time(self)), 0600,
@@ -484,6 +502,59 @@ pid_t start_holder(const Config& cfg) {
 }  // namespace
 
 pid_t rootless_netns_pid(const Config& cfg) { return running_holder(cfg); }
+
+namespace {
+
+// The forward ids recorded in an endpoint file.
+std::vector<int> recorded_forwards(const std::string& file) {
+  auto text = read_file_if_exists(file);
+  Json j = text ? Json::parse(*text, nullptr, false) : Json();
+  if (!j.is_object()) return {};
+  return j.value("forwards", std::vector<int>{});
+}
+
+// Forwards the container's published ports from the host to its address
+// `e.ip` through the namespace's slirp4netns, and records their ids in its
+// endpoint file. Forwards no live endpoint records (their container died
+// with its monitor) are removed first, so that their host ports are free.
+void publish_ports(const Config& cfg, const ContainerConfig& c, pid_t pid, const NetEndpoint& e,
+                   const std::string& file) {
+  log::Phase phase("network: publish ports");
+  FileLock lock = FileLock::acquire(netns_dir(cfg) + "/lock");
+  std::string api = api_socket(cfg);
+  std::set<int> live;
+  std::string base = netns_dir(cfg) + "/ep";
+  for (const auto& d : list_dir(base)) {
+    for (const auto& other : read_endpoints(base + "/" + d)) {
+      for (int id : recorded_forwards(base + "/" + d + "/" + other.container_id + ".json")) live.insert(id);
+    }
+  }
+  for (const auto& f : slirp_list_forwards(api)) {
+    if (live.count(f.id)) continue;
+    log::debug("network: removing stale forward {} ({}:{} -> {}:{})", f.id, f.host_ip, f.host_port, f.guest_ip,
+               f.guest_port);
+    try {
+      slirp_remove_forward(api, f.id);
+    } catch (const Error&) {
+    }
+  }
+  check_host_ports(c.ports, cfg.rootless);
+  std::vector<int> ids;
+  try {
+    for (const auto& p : expand_ports(c.ports)) ids.push_back(slirp_add_forward(api, p, e.ip));
+    write_file_atomic(file, endpoint_json(e, pid, ids).dump() + "\n", 0600, Sync::None);
+  } catch (...) {
+    for (int id : ids) {
+      try {
+        slirp_remove_forward(api, id);
+      } catch (const Error&) {
+      }
+    }
+    throw;
+  }
+}
+
+}  // namespace
 
 std::vector<NetEndpoint> network_endpoints(const Config& cfg, const UserNetwork& n) {
   return read_endpoints(ep_dir(cfg, n));
@@ -579,6 +650,10 @@ std::vector<NetEndpoint> attach_user_networks(const Config& cfg, const Container
       ip_batch(ctr_ns, in);
       done.push_back(e);
     }
+    // Published ports go to the address on the container's first network.
+    std::string primary = c.networks.empty() ? c.network : c.networks.front();
+    for (size_t i = 0; i < plan.size(); i++)
+      if (plan[i].first.name == primary && !c.ports.empty()) publish_ports(cfg, c, pid, plan[i].second, files[i]);
   } catch (...) {
     for (const auto& f : files) ::unlink(f.c_str());
     throw;
@@ -591,6 +666,13 @@ void detach_user_networks(const Config& cfg, const std::string& container_id, co
     for (const auto& n : NetworkStore(cfg).list()) {
       if (!only_network.empty() && n.name != only_network) continue;
       std::string f = ep_dir(cfg, n) + "/" + container_id + ".json";
+      // Its published ports (ids are never reused by a slirp4netns).
+      for (int id : recorded_forwards(f)) {
+        try {
+          slirp_remove_forward(api_socket(cfg), id);
+        } catch (const Error&) {
+        }
+      }
       if (!only_network.empty()) {
         // A running container leaves the network: its interface goes too.
         auto text = read_file_if_exists(f);
@@ -622,7 +704,11 @@ std::string user_network_hosts(const Config& cfg, const ContainerConfig& c, cons
     a.ip = eps.front().ip;
     a.gateway = n.gateway;
     a.dns = n.gateway;
-    a.host = n.gateway;  // not reachable as the host's loopback; the gateway is the way out
+    // The host as the default network without allow_host_loopback sees it
+    // (its first address), reached through the namespace's slirp4netns.
+    ContainerConfig plain;
+    plain.network = "slirp4netns";
+    a.host = container_addresses(plain).host;
     // --link NAME[:ALIAS]: the linked container's address on a shared network.
     for (const auto& l : c.links) {
       auto [target, alias] = split_once(l, ':');
