@@ -117,7 +117,8 @@ chmod +x /www/cgi-bin/addr && exec httpd -f -p 80 -h /www'
         ctr=$(den inspect -f '{{.State.Pid}}' victim)
         mon=$(monitor_of victim)
         case $mode in
-            slirp4netns) helper=$(pids_with "/proc/$ctr/ns/net tap0") ;;
+            # The monitor's slirp4netns (it gets the namespace as its fd 5).
+            slirp4netns) helper=$(ps -o pid=,comm= --ppid "$mon" | awk '$2 == "slirp4netns" {print $1}') ;;
             pasta) helper=$(pids_with "/c/${id:0:12}/pasta.pid") ;;
             netnet) helper=$(cut -d' ' -f1 "$RUNROOT/netns/holder.pid") ;;
         esac
