@@ -53,7 +53,7 @@ _den_flags() {
         pull|"image pull") _den_all='--all-tags -a --cert-dir --creds --help -h --platform --quiet -q --tls-verify' _den_vals='--cert-dir --creds --platform --tls-verify' ;;
         push|"image push") _den_all='--cert-dir --creds --digestfile --help -h --quiet -q --tls-verify' _den_vals='--cert-dir --creds --digestfile --tls-verify' ;;
         "manifest inspect") _den_all='--cert-dir --creds --help -h --tls-verify' _den_vals='--cert-dir --creds --tls-verify' ;;
-        search) _den_all='--cert-dir --creds --format --help -h --limit --no-trunc --tls-verify' _den_vals='--cert-dir --creds --format --limit --tls-verify' ;;
+        search) _den_all='--cert-dir --creds --filter -f --format --help -h --limit --no-trunc --tls-verify' _den_vals='--cert-dir --creds --filter -f --format --limit --tls-verify' ;;
         login) _den_all='--cert-dir --help -h --password -p --password-stdin --tls-verify --username -u' _den_vals='--cert-dir --password -p --tls-verify --username -u' ;;
         logout) _den_all='--all -a --help -h' _den_vals='' ;;
         completion) _den_all='--help -h' _den_vals='' ;;

@@ -61,10 +61,19 @@ std::vector<std::string> list_tags(const Config& cfg, const std::string& name, c
 // The manifest (or index) a reference names, as the registry serves it.
 std::string fetch_manifest(const Config& cfg, const std::string& ref, const RegistryOptions& opts);
 
-// Repositories of a registry whose name contains term, from /v2/_catalog
-// (registries without a catalog answer with an error).
-std::vector<std::string> search_catalog(const Config& cfg, const std::string& registry, const std::string& term,
-                                        const RegistryOptions& opts);
+// One hit of `den search`: name is "registry/repository".
+struct SearchResult {
+  std::string name, description;
+  int stars = 0;
+  bool official = false, automated = false;
+};
+
+// Searches a registry as podman does: its search API (GET /v1/search?q=,
+// Docker Hub's and Quay's), else the repositories of /v2/_catalog whose name
+// contains term (distribution's registry). Registries with neither answer
+// with an error. At most limit results.
+std::vector<SearchResult> search_registry(const Config& cfg, const std::string& registry, const std::string& term,
+                                          int limit, const RegistryOptions& opts);
 
 // Checks credentials against a registry (GET /v2/ and, for token auth, a
 // token). Throws a clear error when they are refused.

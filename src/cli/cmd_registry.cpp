@@ -2,6 +2,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -155,6 +156,18 @@ int cmd_manifest_inspect(Context& ctx, const Args& a) {
   return 0;
 }
 
+// docker's formatter.Ellipsis: at most width characters (UTF-8 code
+// points), the last of them "…" when it had to cut.
+std::string ellipsis(const std::string& s, size_t width) {
+  size_t chars = 0, cut = 0;
+  for (size_t i = 0; i < s.size(); i++) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
+    if (chars == width - 1) cut = i;
+    if (++chars > width) return s.substr(0, cut) + "\u2026";
+  }
+  return s;
+}
+
 int cmd_search(Context& ctx, const Args& a) {
   RegistryOptions o;
   registry_options(a, o);
@@ -170,14 +183,55 @@ int cmd_search(Context& ctx, const Args& a) {
     registries = load_registries_conf(ctx.config()).search;
   }
   int limit = a.has("limit") ? std::stoi(a.value("limit")) : 25;
+  // docker's filters: stars=N, is-official=BOOL, is-automated=BOOL.
+  int min_stars = 0;
+  std::optional<bool> official, automated;
+  for (const auto& f : a.list("filter")) {
+    auto eq = f.find('=');
+    std::string k = f.substr(0, eq), v = eq == std::string::npos ? "" : f.substr(eq + 1);
+    auto boolean = [&] {
+      if (v != "true" && v != "false")
+        throw Error(fmt::format("invalid filter \"{}\": {} takes true or false", f, k), Errc::Invalid);
+      return v == "true";
+    };
+    if (k == "stars") {
+      try {
+        size_t used = 0;
+        min_stars = std::stoi(v, &used);
+        if (used != v.size()) throw std::invalid_argument(v);
+      } catch (const std::exception&) {
+        throw Error(fmt::format("invalid filter \"{}\": stars takes a number", f), Errc::Invalid);
+      }
+    } else if (k == "is-official") {
+      official = boolean();
+    } else if (k == "is-automated") {
+      automated = boolean();
+    } else {
+      throw Error(fmt::format("invalid filter \"{}\": use stars=N, is-official=true|false or is-automated=true|false",
+                              f),
+                  Errc::Invalid);
+    }
+  }
   std::vector<Json> rows;
   std::vector<std::string> errors;
   for (const auto& reg : registries) {
     try {
-      for (const auto& name : search_catalog(ctx.config(), reg, term, o)) {
+      for (const auto& r : search_registry(ctx.config(), reg, term, limit, o)) {
         if (static_cast<int>(rows.size()) >= limit) break;
-        rows.push_back({{"Index", reg}, {"Name", name}, {"Description", ""}, {"StarCount", "0"},
-                        {"IsOfficial", ""}, {"IsAutomated", ""}});
+        if (r.stars < min_stars || (official && *official != r.official) ||
+            (automated && *automated != r.automated))
+          continue;
+        // docker fits descriptions in 45 characters, "…" included.
+        std::string desc = r.description;
+        std::replace(desc.begin(), desc.end(), '\n', ' ');
+        std::replace(desc.begin(), desc.end(), '\r', ' ');
+        if (!a.flag("no-trunc")) desc = ellipsis(desc, 45);
+        rows.push_back({{"Index", reg},
+                        {"Name", r.name},
+                        {"Description", desc},
+                        {"StarCount", std::to_string(r.stars)},
+                        {"IsOfficial", r.official ? "[OK]" : ""},
+                        {"IsAutomated", r.automated ? "[OK]" : ""}});
       }
     } catch (const Error& e) {
       errors.push_back(e.what());
@@ -336,9 +390,10 @@ void register_registry_commands(std::vector<Command>& t) {
                false, 1, 1, cmd_manifest_inspect});
   t.push_back({{{"search"}},
                "[OPTIONS] TERM",
-               "Search registries for images (their /v2/_catalog)",
+               "Search registries for images (their search API, else their /v2/_catalog)",
                "den search localhost:5000/bb\nden search --limit 5 bb",
-               {{"limit", 0, OptKind::Value, "int", "Limit the number of results", "25"},
+               {{"filter", 'f', OptKind::List, "filter", "Filter output: stars=N, is-official=BOOL, is-automated=BOOL", ""},
+                {"limit", 0, OptKind::Value, "int", "Limit the number of results", "25"},
                 {"format", 0, OptKind::Value, "string", "Format the output using a Go template", ""},
                 {"no-trunc", 0, OptKind::Bool, "", "Do not truncate output", ""},
                 kTlsVerify, kCertDir, kCreds},

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <atomic>
 #include <mutex>
@@ -797,23 +798,56 @@ std::string fetch_manifest(const Config& cfg, const std::string& text, const Reg
   throw Error(last);
 }
 
-std::vector<std::string> search_catalog(const Config& cfg, const std::string& registry, const std::string& term,
-                                        const RegistryOptions& opts) {
+namespace {
+// A query-string value: unreserved characters as they are, the rest %XX.
+std::string url_escape(const std::string& s) {
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') out += static_cast<char>(c);
+    else out += fmt::format("%{:02X}", c);
+  }
+  return out;
+}
+}  // namespace
+
+std::vector<SearchResult> search_registry(const Config& cfg, const std::string& registry, const std::string& term,
+                                          int limit, const RegistryOptions& opts) {
   RegistriesConf conf = load_registries_conf(cfg);
   Endpoint ep = push_endpoint(conf, registry);
   ep.path.clear();
   Client cl(cfg, ep, opts, "pull");
-  std::vector<std::string> out;
+  std::vector<SearchResult> out;
+  // The search API first.
+  HttpResponse v1 = cl.request({"GET", fmt::format("/v1/search?q={}&n={}", url_escape(term), limit)});
+  if (v1.status == 200) {
+    Json j = Json::parse(v1.body, nullptr, false);
+    if (j.is_object() && j.contains("results") && j["results"].is_array()) {
+      for (const auto& r : j["results"]) {
+        if (!r.is_object() || !r.contains("name") || !r["name"].is_string()) continue;
+        if (static_cast<int>(out.size()) >= limit) break;
+        SearchResult sr;
+        sr.name = registry + "/" + r["name"].get<std::string>();
+        if (r.contains("description") && r["description"].is_string()) sr.description = r["description"];
+        if (r.contains("star_count") && r["star_count"].is_number_integer()) sr.stars = r["star_count"];
+        sr.official = r.value("is_official", false);
+        sr.automated = r.value("is_automated", false);
+        out.push_back(sr);
+      }
+      return out;
+    }
+  }
   std::string next = "/v2/_catalog?n=1000";
   for (int page = 0; page < 100 && !next.empty(); page++) {
     HttpResponse r = cl.request({"GET", next});
     if (r.status != 200)
-      throw Error(fmt::format("{}: the registry offers no catalog to search (HTTP {})", registry, r.status));
+      throw Error(fmt::format("{}: the registry offers neither a search API nor a catalog (HTTP {})", registry,
+                              r.status));
     Json j = Json::parse(r.body, nullptr, false);
     if (j.is_object() && j.contains("repositories") && j["repositories"].is_array())
       for (const auto& name : j["repositories"])
-        if (name.is_string() && name.get<std::string>().find(term) != std::string::npos)
-          out.push_back(registry + "/" + name.get<std::string>());
+        if (name.is_string() && name.get<std::string>().find(term) != std::string::npos &&
+            static_cast<int>(out.size()) < limit)
+          out.push_back({registry + "/" + name.get<std::string>(), "", 0, false, false});
     // Pagination: Link: </v2/_catalog?last=x&n=1000>; rel="next"
     std::string link = r.header("link");
     auto lt = link.find('<'), gt = link.find('>');

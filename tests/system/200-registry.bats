@@ -405,6 +405,24 @@ EOF
     run_den search --format '{{.Name}}' "127.0.0.1:$r_PORT/nothing-like-it"
     assert_success
     assert_output ""
+    # A registry with a search API (as Docker Hub and Quay have): its
+    # descriptions, stars and flags, docker's columns and truncation.
+    start_fake ok
+    run_den search "127.0.0.1:$FAKE_PORT/img"
+    assert_success
+    assert_line_matches "^NAME +DESCRIPTION +STARS +OFFICIAL +AUTOMATED$"
+    assert_line_matches "^127.0.0.1:$FAKE_PORT/bad/img +A deliberately broken image, served by fake-… +7 +\[OK\] *$"
+    run_den search -f stars=8 --format '{{.Name}}' "127.0.0.1:$FAKE_PORT/img"
+    assert_output ""
+    run_den search -f stars=7 -f is-official=true -f is-automated=false --format '{{.Name}}' "127.0.0.1:$FAKE_PORT/img"
+    assert_output "127.0.0.1:$FAKE_PORT/bad/img"
+    run_den search -f official=1 "127.0.0.1:$FAKE_PORT/img"
+    assert_den_error 'invalid filter "official=1"'
+    run_den search --no-trunc --format '{{.Name}}|{{.Description}}|{{.StarCount}}|{{.IsOfficial}}|{{.IsAutomated}}' \
+        "127.0.0.1:$FAKE_PORT/img"
+    assert_output "127.0.0.1:$FAKE_PORT/bad/img|A deliberately broken image, served by fake-registry.py for den's tests|7|[OK]|"
+    run_den search --format '{{.Name}}' "127.0.0.1:$FAKE_PORT/zzz"
+    assert_output ""
     den rmi "$name:1" "$name:2" >/dev/null
     run_den pull -q --all-tags "$name"
     assert_success

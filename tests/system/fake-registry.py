@@ -17,6 +17,7 @@ loopback port that it writes into PORTFILE. MODE breaks it:
     cut           the first GET of each layer blob stops halfway (connection
                   closed); later GETs are served, honouring Range
 
+/v1/search?q=TERM answers like Docker Hub's search API (bad/img matches).
 Except in wrong-digest and truncated modes, "Range: bytes=N-" is honoured
 (206). The Range header of every blob GET ("-" when none) is appended to
 PORTFILE.log, one "DIGEST RANGE" line each.
@@ -71,6 +72,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path in ("/v2/bad/img/manifests/1", "/v2/bad/img/manifests/" + manifest_digest):
             return self.send(200, manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json",
                                              "Docker-Content-Digest": manifest_digest})
+        if path.startswith("/v1/search?"):
+            # Docker Hub's search API, for `den search`.
+            from urllib.parse import parse_qs, urlsplit
+            q = parse_qs(urlsplit(path).query).get("q", [""])[0]
+            hits = [{"name": "bad/img", "description": "A deliberately broken image, served by fake-registry.py "
+                     "for den's tests", "star_count": 7, "is_official": True, "is_automated": False}]
+            body = json.dumps({"query": q, "results": [h for h in hits if q in h["name"]]}).encode()
+            return self.send(200, body, {"Content-Type": "application/json"})
         real = path.startswith("/real/")
         if path.startswith("/v2/bad/img/blobs/") or real:
             digest = path.rsplit("/", 1)[1]
