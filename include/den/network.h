@@ -152,6 +152,7 @@ class NetworkStore {
   void remove(const std::string& name);
 
  private:
+  const Config& cfg_;
   std::string dir_;
 };
 

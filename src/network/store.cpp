@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "den/error.h"
+#include "den/events.h"
 #include "den/fs.h"
 #include "den/hash.h"
 #include "den/lock.h"
@@ -76,7 +77,7 @@ UserNetwork user_network_from_json(const Json& j) {
   return n;
 }
 
-NetworkStore::NetworkStore(const Config& cfg) : dir_(cfg.graphroot + "/networks") {}
+NetworkStore::NetworkStore(const Config& cfg) : cfg_(cfg), dir_(cfg.graphroot + "/networks") {}
 
 std::vector<UserNetwork> NetworkStore::list() const {
   std::vector<UserNetwork> out;
@@ -166,13 +167,19 @@ UserNetwork NetworkStore::create(UserNetwork n) {
   n.id = random_hex(64);
   n.created = now_nanos();
   write_file_atomic(dir_ + "/" + n.name + ".json", to_json(n).dump(2) + "\n", 0600);
+  emit_event(cfg_, {0, "network", "create", n.id, {{"name", n.name}, {"type", n.driver}}});
   return n;
 }
 
 void NetworkStore::remove(const std::string& name) {
   FileLock lock = FileLock::acquire(dir_ + "/lock");
-  if (::unlink((dir_ + "/" + name + ".json").c_str()) != 0 && errno != ENOENT)
+  std::optional<UserNetwork> n = find(name);
+  if (::unlink((dir_ + "/" + name + ".json").c_str()) != 0) {
+    if (errno == ENOENT) return;
     throw sys_error("remove network " + name);
+  }
+  // docker calls it "destroy".
+  if (n) emit_event(cfg_, {0, "network", "destroy", n->id, {{"name", n->name}, {"type", n->driver}}});
 }
 
 }  // namespace den

@@ -7,6 +7,7 @@
 #include <cctype>
 
 #include "den/error.h"
+#include "den/events.h"
 #include "den/fs.h"
 #include "den/hash.h"
 #include "den/log.h"
@@ -152,6 +153,7 @@ Volume VolumeStore::create(Volume v, bool exist_ok) {
   fsync_dir(st.path());
   if (::rename(st.path().c_str(), dir(v.name).c_str()) != 0) throw sys_error("create volume " + v.name);
   fsync_dir(root_);
+  emit_event(store_.config(), {0, "volume", "create", v.name, {{"driver", v.driver}}});
   return v;
 }
 
@@ -222,6 +224,7 @@ void VolumeStore::remove(const std::string& name, bool force) {
   store_.prepare_for_write();
   Store::Staging trash = store_.staging("rm-volume");
   if (::rename(dir(name).c_str(), (trash.path() + "/v").c_str()) != 0) throw sys_error("remove volume " + name);
+  emit_event(store_.config(), {0, "volume", "destroy", name, {{"driver", "local"}}});
   // The lock file stays: unlinking it would let a waiter lock a dead inode.
 }
 

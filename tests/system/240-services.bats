@@ -194,6 +194,29 @@ die ev2 137 bb 64"
     assert_den_error 'invalid --since'
 }
 
+@test "events: volume and network create and destroy, filtered by name" {
+    local since until
+    since=$(date +%s)
+    den volume create evvol >/dev/null
+    den network create evnet >/dev/null
+    den network rm evnet >/dev/null
+    den volume rm evvol >/dev/null
+    sleep 0.2
+    until=$(($(date +%s) + 1))
+    run_den events --since "$since" --until "$until" \
+        --format '{{.Type}} {{.Action}} {{if eq .Type "volume"}}{{.Actor.ID}} {{.Actor.Attributes.driver}}{{else}}{{.Actor.Attributes.name}} {{.Actor.Attributes.type}} {{len .Actor.ID}}{{end}}'
+    assert_success
+    assert_output "volume create evvol local
+network create evnet bridge 64
+network destroy evnet bridge 64
+volume destroy evvol local"
+    run_den events --since "$since" --until "$until" -f volume=evvol --format '{{.Action}} {{.Actor.ID}}'
+    assert_output "create evvol
+destroy evvol"
+    run_den events --since "$since" --until "$until" -f network=evnet -f event=destroy --format '{{.Type}} {{.Action}}'
+    assert_output "network destroy"
+}
+
 @test "events: follows new events like tail -f, until --until" {
     "$DEN" events --format '{{.Action}} {{.Actor.Attributes.name}}' >"$WORK/ev.out" 2>&1 &
     BG_PID=$!
