@@ -179,8 +179,23 @@ std::string go_time_string(int64_t unix_nanos);
 
 // Fails unless stdout is not a terminal ("cowardly refusing ...").
 bool stdout_is_terminal();
-// Where an archive command (export, volume export) writes: the file -o names
-// (held in *file), or stdout, which must not be a terminal. Returns the fd.
-int open_archive_output(const std::string& output, UniqueFd* file);
+// Where an archive command (save, export, volume export) writes: stdout
+// ("" or "-"; refused when it is a terminal), or the file -o names. That file
+// is written as PATH.den-tmp-PID beside it and renamed over PATH by commit()
+// (after fsync); destroyed without commit() (a failure), the temp file is
+// removed, so a failed command leaves no file and an old PATH untouched.
+class ArchiveOutput {
+ public:
+  explicit ArchiveOutput(const std::string& path);
+  ~ArchiveOutput();
+  ArchiveOutput(const ArchiveOutput&) = delete;
+  ArchiveOutput& operator=(const ArchiveOutput&) = delete;
+  int fd() const;
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  UniqueFd file_;
+};
 
 }  // namespace den::cli

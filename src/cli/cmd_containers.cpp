@@ -18,6 +18,8 @@
 
 #include "cli.h"
 #include "den/container.h"
+#include "den/ps_filter.h"
+#include "den/inspect_nils.h"
 #include "den/error.h"
 #include "den/events.h"
 #include "den/fs.h"
@@ -648,8 +650,8 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
   host["AutoRemove"] = c.auto_remove;
   host["LogConfig"] = {{"Type", c.log_driver}, {"Config", Json::object()}};
-  host["CapAdd"] = c.cap_add;
-  host["CapDrop"] = c.cap_drop;
+  host["CapAdd"] = c.cap_add.empty() ? Json(nullptr) : Json(c.cap_add);  // docker: null when unset
+  host["CapDrop"] = c.cap_drop.empty() ? Json(nullptr) : Json(c.cap_drop);
   host["IpcMode"] = c.ipc == "private" ? "private" : c.ipc;
   host["PidMode"] = c.pid == "private" ? "" : c.pid;
   host["UTSMode"] = c.uts == "private" ? "" : c.uts;
@@ -663,11 +665,11 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   Json tmpfs = Json::object();
   for (const auto& m : c.mounts)
     if (m.type == "tmpfs") tmpfs[m.destination] = join(m.options, ",");
-  host["Tmpfs"] = tmpfs;
+  if (!tmpfs.empty()) host["Tmpfs"] = tmpfs;  // omitempty in docker
   Json ulimits = Json::array();
   for (const auto& u : c.ulimits) ulimits.push_back({{"Name", u.name}, {"Soft", u.soft}, {"Hard", u.hard}});
   host["Ulimits"] = ulimits;
-  host["SecurityOpt"] = c.no_new_privileges ? Json::array({"no-new-privileges"}) : Json::array();
+  host["SecurityOpt"] = c.no_new_privileges ? Json::array({"no-new-privileges"}) : Json(nullptr);
   Json networks = Json::object();
   {
     NetAddresses na = container_addresses(c);
@@ -746,73 +748,26 @@ int cmd_ps(Context& ctx, const Args& a) {
   for (const auto& e : entries) rows.push_back({&e.config, &e.state});
   std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.cp->created > y.cp->created; });
   bool all = a.flag("all");
-  std::vector<std::pair<std::string, std::string>> filters;
-  for (const auto& f : a.list("filter")) {
-    bool found = false;
-    auto kv = split_once(f, '=', &found);
-    if (!found) throw Error(fmt::format("bad format of filter \"{}\" (expected name=value)", f), Errc::Invalid);
-    static const std::vector<std::string> known = {"status", "name",   "label",  "ancestor",
-                                                   "id",     "exited", "before", "since", "network"};
-    if (std::find(known.begin(), known.end(), kv.first) == known.end())
-      throw Error(fmt::format("invalid filter \"{}\": use status, name, label, ancestor, id, exited, before, since "
-                              "or network",
-                              kv.first),
-                  Errc::Invalid);
-    if (kv.first == "status" || kv.first == "exited") all = true;
-    filters.push_back(kv);
-  }
+  // docker's filter keys and matching rules: den/ps_filter.h.
+  PsFilter filter = PsFilter::parse(a.list("filter"));
+  if (filter.wants_stopped()) all = true;
   if (a.flag("latest") || a.has("last")) all = true;
-  // name= filters are regular expressions (as in docker), compiled once; a
-  // value that is not one matches as a substring.
-  std::map<std::string, std::optional<std::regex>> name_patterns;
-  for (const auto& [k, v] : filters) {
-    if (k != "name" || name_patterns.count(v)) continue;
-    try {
-      name_patterns[v] = std::regex(v);
-    } catch (const std::regex_error&) {
-      name_patterns[v] = std::nullopt;
-    }
-  }
-  auto created_of = [&](const std::string& ref) -> int64_t {
-    std::string id = cs.resolve(ref);
-    for (const auto& r : rows)
-      if (r.cp->id == id) return r.cp->created;
-    return cs.config(id).created;
-  };
+  filter.resolve(
+      [&](const std::string& ref) -> std::optional<std::string> {
+        auto img = ctx.store().find_image(ref);
+        return img ? std::optional<std::string>(img->id) : std::nullopt;
+      },
+      [&](const std::string& ref) -> int64_t {
+        std::string id = cs.resolve(ref);
+        for (const auto& r : rows)
+          if (r.cp->id == id) return r.cp->created;
+        return cs.config(id).created;
+      });
   std::vector<Row> kept;
   for (auto& r : rows) {
     bool running = r.sp->status == ContainerStatus::Running || r.sp->status == ContainerStatus::Paused;
     if (!all && !running) continue;
-    bool ok = true;
-    for (const auto& [k, v] : filters) {
-      if (k == "status") {
-        std::string s(status_name(r.sp->status));
-        if (r.sp->status == ContainerStatus::Exited && r.sp->finished_at == 0) s = "created";
-        ok = ok && s == v;
-      } else if (k == "name") {
-        auto it = name_patterns.find(v);
-        ok = ok && (it->second ? std::regex_search(r.cp->name, *it->second) : r.cp->name.find(v) != std::string::npos);
-      } else if (k == "id") {
-        ok = ok && r.cp->id.rfind(v, 0) == 0;
-      } else if (k == "label") {
-        auto [lk, lv] = split_once(v, '=');
-        auto it = r.cp->labels.find(lk);
-        ok = ok && it != r.cp->labels.end() && (v.find('=') == std::string::npos || it->second == lv);
-      } else if (k == "exited") {
-        ok = ok && r.sp->status == ContainerStatus::Exited && r.sp->finished_at != 0 &&
-             std::to_string(r.sp->exit_code) == v;
-      } else if (k == "ancestor") {
-        auto img = ctx.store().find_image(v);
-        ok = ok && ((img && img->id == r.cp->image_id) || r.cp->image_name == v);
-      } else if (k == "before" || k == "since") {
-        // Containers created before/after the named one (docker's meaning).
-        int64_t pivot = created_of(v);
-        ok = ok && (k == "before" ? r.cp->created < pivot : r.cp->created > pivot);
-      } else if (k == "network") {
-        ok = ok && r.cp->network == v;
-      }
-    }
-    if (ok) kept.push_back(r);
+    if (filter.matches(*r.cp, *r.sp)) kept.push_back(r);
   }
   if (a.flag("latest") && kept.size() > 1) kept.resize(1);
   if (a.has("last")) {
@@ -1026,6 +981,7 @@ int cmd_inspect(Context& ctx, const Args& a) {
     if (type.empty() || type == "container") {
       if (auto id = cs.try_resolve(arg)) {
         items.push_back(container_inspect_json(cs, *id));
+        mark_go_nils(items.back(), container_inspect_nils());
         continue;
       }
       if (type == "container") throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
@@ -1033,6 +989,7 @@ int cmd_inspect(Context& ctx, const Args& a) {
     if (type.empty() || type == "image") {
       if (auto img = ctx.store().find_image(arg)) {
         items.push_back(image_inspect_json(ctx.store(), *img));
+        mark_go_nils(items.back(), image_inspect_nils());
         continue;
       }
       if (type == "image") throw Error(fmt::format("No such image: {}", arg), Errc::NotFound);

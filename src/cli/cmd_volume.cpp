@@ -177,11 +177,11 @@ int cmd_volume_export(Context& ctx, const Args& a) {
   VolumeStore vs(ctx.store());
   Volume v = vs.get(a.positional[0]);
   std::string output = a.value("output");
-  UniqueFd file;
-  int fd = open_archive_output(output, &file);
+  ArchiveOutput file(output);
   ctx.enter_userns();  // the files belong to subordinate ids
   log::Phase phase("volume export");
-  write_tar(fd, vs.data_dir(v.name), ".");
+  write_tar(file.fd(), vs.data_dir(v.name), ".");
+  file.commit();
   return 0;
 }
 
