@@ -167,6 +167,10 @@ std::string tabwrite(const std::vector<std::string>& lines);
 void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows,
                      const TemplateMethods* methods = nullptr);
 
+// {{.Label "key"}} on list rows whose "Labels" is "k=v,k2=v2" (ps, volume
+// ls, network ls); in a table header, docker's title for the column.
+const TemplateMethods& label_method();
+
 // For inspect-like commands: a JSON array (4-space indented, like docker), or
 // the template applied to each item.
 void print_inspect(const std::string& format, const std::vector<Json>& items);

@@ -831,25 +831,7 @@ int cmd_ps(Context& ctx, const Args& a) {
                  {"Mounts", "MOUNTS"},     {"Names", "NAMES"},          {"Networks", "NETWORKS"},
                  {"Ports", "PORTS"},       {"RunningFor", "CREATED"},   {"Size", "SIZE"},
                  {"State", "STATE"},       {"Status", "STATUS"}};
-  // docker's ps rows have a method: {{.Label "key"}} (empty when unset).
-  static const TemplateMethods methods = {{"Label", [](const Json& self, const std::vector<Json>& args) -> Json {
-    if (args.size() != 1 || !args[0].is_string()) throw Error("Label takes one string argument", Errc::Invalid);
-    std::string want = args[0].get<std::string>();
-    if (self.value("Labels", "") == "LABELS") {
-      // The header row: docker heads the column with the label's last
-      // dot-separated part, '-' and '_' as spaces.
-      std::string h = want.substr(want.rfind('.') == std::string::npos ? 0 : want.rfind('.') + 1);
-      for (auto& ch : h)
-        if (ch == '-' || ch == '_') ch = ' ';
-      return h;
-    }
-    for (const auto& kv : split(self.value("Labels", ""), ',')) {
-      auto eq = kv.find('=');
-      if (kv.substr(0, eq) == want) return eq == std::string::npos ? "" : kv.substr(eq + 1);
-    }
-    return "";
-  }}};
-  print_formatted(format, header, out_rows, &methods);
+  print_formatted(format, header, out_rows, &label_method());
   return 0;
 }
 

@@ -122,6 +122,27 @@ void print_formatted(const std::string& format, const Json& header, const std::v
   out(tabwrite(lines));
 }
 
+const TemplateMethods& label_method() {
+  static const TemplateMethods methods = {{"Label", [](const Json& self, const std::vector<Json>& args) -> Json {
+    if (args.size() != 1 || !args[0].is_string()) throw Error("Label takes one string argument", Errc::Invalid);
+    std::string want = args[0].get<std::string>();
+    if (self.value("Labels", "") == "LABELS") {
+      // The header row: docker heads the column with the label's last
+      // dot-separated part, '-' and '_' as spaces.
+      std::string h = want.substr(want.rfind('.') == std::string::npos ? 0 : want.rfind('.') + 1);
+      for (auto& ch : h)
+        if (ch == '-' || ch == '_') ch = ' ';
+      return h;
+    }
+    for (const auto& kv : split(self.value("Labels", ""), ',')) {
+      auto eq = kv.find('=');
+      if (kv.substr(0, eq) == want) return eq == std::string::npos ? "" : kv.substr(eq + 1);
+    }
+    return "";
+  }}};
+  return methods;
+}
+
 void print_inspect(const std::string& format, const std::vector<Json>& items) {
   if (format.empty() || format == "json") {
     Json arr = Json::array();

@@ -162,3 +162,39 @@ TEST_CASE("ps filter: bad keys and values", "[ps_filter]") {
   CHECK(PsFilter::parse({"exited=1"}).wants_stopped());
   CHECK_FALSE(PsFilter::parse({"publish=1"}).wants_stopped());
 }
+
+// ---- FilterArgs (volume ls, network ls) ------------------------------------------
+
+#include "den/filter_args.h"
+
+TEST_CASE("filter args: docker's Match, exact values, labels, booleans", "[ps_filter][filter_args]") {
+  FilterArgs f = FilterArgs::parse({"name=^we", "name=db", "driver=local", "label=a", "label=b=2", "dangling=1"},
+                                   {"name", "driver", "label", "dangling"});
+  CHECK(f.match("name", "web"));
+  CHECK(f.match("name", "mydb1"));
+  CHECK_FALSE(f.match("name", "cache"));
+  CHECK(f.match("id", "anything"));  // no values: everything matches
+  CHECK(f.exact("driver", "local"));
+  CHECK_FALSE(f.exact("driver", "loc"));
+  CHECK(f.labels_match({{"a", "x"}, {"b", "2"}}));
+  CHECK_FALSE(f.labels_match({{"a", "x"}, {"b", "3"}}));
+  CHECK_FALSE(f.labels_match({{"b", "2"}}));
+  CHECK(f.boolean("dangling") == std::optional<bool>(true));
+  CHECK_FALSE(f.boolean("nope").has_value());
+  // A value that is no regular expression matches as a substring.
+  CHECK(FilterArgs::parse({"name=a[b"}, {"name"}).match("name", "xa[by"));
+
+  auto error_of = [](const std::vector<std::string>& l, const std::vector<std::string>& known) -> std::string {
+    try {
+      FilterArgs::parse(l, known).boolean("dangling");
+    } catch (const Error& e) {
+      return e.message();
+    }
+    return "";
+  };
+  CHECK(error_of({"colour=red"}, {"dangling", "driver", "label", "name"}) ==
+        "invalid filter \"colour\": use dangling, driver, label or name");
+  CHECK(error_of({"name"}, {"name"}) == "bad format of filter \"name\" (expected name=value)");
+  CHECK(error_of({"dangling=maybe"}, {"dangling"}) ==
+        "invalid filter \"dangling=maybe\": use dangling=true or dangling=false");
+}
