@@ -1041,7 +1041,11 @@ void register_container_commands(std::vector<Command>& t) {
   t.push_back({{{"ps"}, {"container", "ls"}, {"container", "list"}},
                "[OPTIONS]",
                "List containers",
-               "den ps\nden ps -a --format '{{.Names}} {{.Status}}'\nden ps -aq -f status=exited",
+               "den ps\nden ps -a --format '{{.Names}} {{.Status}}'\nden ps -aq -f status=exited\n"
+               "den ps -f publish=8080 -f publish=8000-8010/udp -f expose=80\n"
+               "den ps -a -f volume=data -f volume=/srv/www\nden ps -f health=unhealthy\n"
+               "# filters: status name id label exited ancestor before since network volume publish expose health;\n"
+               "# values of one key: any may match (label: all must); different keys: all must match",
                {{"all", 'a', OptKind::Bool, "", "Show all containers (default shows just running)", ""},
                 {"filter", 'f', OptKind::List, "filter", "Filter output based on conditions provided", ""},
                 {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},

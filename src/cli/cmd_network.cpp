@@ -341,7 +341,8 @@ void register_network_commands(std::vector<Command>& t) {
   t.push_back({{{"network", "ls"}, {"network", "list"}},
                "[OPTIONS]",
                "List networks",
-               "den network ls\nden network ls --format '{{.Name}} {{.Driver}}'",
+               "den network ls\nden network ls --format '{{.Name}} {{.Driver}}'\nden network ls -q -f dangling=true -f type=custom\n"
+               "# filters: dangling driver id label name scope type",
                {{"filter", 'f', OptKind::List, "filter", "Provide filter values (e.g. 'driver=bridge')", ""},
                 {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},
                 {"no-trunc", 0, OptKind::Bool, "", "Do not truncate the output", ""},

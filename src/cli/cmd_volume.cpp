@@ -300,7 +300,8 @@ void register_volume_commands(std::vector<Command>& t) {
   t.push_back({{{"volume", "ls"}, {"volume", "list"}},
                "[OPTIONS]",
                "List volumes",
-               "den volume ls\nden volume ls -q -f dangling=true",
+               "den volume ls\nden volume ls -q -f dangling=true\nden volume ls -f name=^db -f label=env=prod --format '{{.Name}} {{.Label \"env\"}}'\n"
+               "# filters: dangling driver label name",
                {{"filter", 'f', OptKind::List, "filter", "Provide filter values (e.g. 'dangling=true')", ""},
                 {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},
                 {"quiet", 'q', OptKind::Bool, "", "Only display volume names", ""}},
