@@ -23,7 +23,9 @@
 //   - docker/podman helpers: json join lower upper title split pad truncate
 //   - printing like Go's fmt %v: integers without ".0", floats in Go's
 //     shortest %g form, arrays as [a b], objects as map[k:v] (sorted keys),
-//     null as <nil>, a missing map key as <no value>
+//     null as <nil>, a missing map key as <no value>; Go's typed nils
+//     (GoNil markers, see template.h): nil slices "[]", nil maps "map[]",
+//     nil pointers "<nil>", null in json, omitempty ones left out of json
 //   - errors like Go's, as den::Error(Errc::Invalid): parse errors are
 //     "template: :LINE:COL: msg" (Go omits the column; columns are 0-based
 //     byte offsets as in Go's execution errors), except Go's
