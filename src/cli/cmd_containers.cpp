@@ -565,6 +565,18 @@ int cmd_rename(Context& ctx, const Args& a) {
   return 0;
 }
 
+// docker's TruncateWithEllipsis: at most `n` runes, the last one "…".
+std::string truncate_runes(const std::string& s, size_t n) {
+  size_t runes = 0, i = 0;
+  for (; i < s.size(); i++) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
+    if (++runes == n) break;
+  }
+  size_t total = 0;
+  for (unsigned char ch : s) total += (ch & 0xC0) != 0x80;
+  return total <= n ? s : s.substr(0, i) + "\xe2\x80\xa6";
+}
+
 std::string quote_command(const ContainerConfig& c, bool no_trunc) {
   std::string cmd = join(c.argv(), " ");
   if (!no_trunc && cmd.size() > 20) cmd = cmd.substr(0, 19) + "\xe2\x80\xa6";
@@ -813,8 +825,19 @@ int cmd_ps(Context& ctx, const Args& a) {
     if (w_labels)
       for (const auto& [k, v] : r.cp->labels) labels.push_back(k + "=" + v);
     j["Labels"] = join(labels, ",");
-    j["LocalVolumes"] = "0";
-    j["Mounts"] = "";
+    // docker: volume names or bind sources (15 runes, "…"), and the count of
+    // local-driver volumes.
+    std::vector<std::string> mounts;
+    int local_volumes = 0;
+    for (const auto& m : r.cp->mounts) {
+      if (m.type == "tmpfs") continue;
+      local_volumes += m.type == "volume";
+      std::string n = m.source;
+      if (!no_trunc && n.size() > 15) n = truncate_runes(n, 15);
+      mounts.push_back(n);
+    }
+    j["LocalVolumes"] = std::to_string(local_volumes);
+    j["Mounts"] = join(mounts, ",");
     j["Names"] = r.cp->name;
     j["Networks"] = r.cp->network;
     j["Ports"] = r.sp->status == ContainerStatus::Running ? format_port_list(r.cp->ports) : "";

@@ -121,6 +121,15 @@ ps_names() {
     # Without -a, only running containers.
     run_den ps --filter volume=data --format '{{.Names}}'
     assert_output ""
+
+    # The MOUNTS and LOCAL VOLUMES fields: volume names or bind sources,
+    # truncated to 15 characters as docker does.
+    run_den ps -a --format '{{.Names}}:{{.Mounts}}:{{.LocalVolumes}}' --filter name=^a$ --filter name=^b$ --filter name=^c$
+    assert_output "$(printf 'c::0\nb:%s\xe2\x80\xa6:0\na:data:1' "${WORK:0:14}")"
+    run_den ps -a --no-trunc --format '{{.Mounts}}' --filter name=^b$
+    assert_output "$WORK/site"
+    run_den ps -a --format 'table {{.Names}}\t{{.Mounts}}' --filter name=^a$
+    assert_output "$(printf 'NAMES     MOUNTS\na         data')"
 }
 
 @test "ps --filter health=: starting, healthy, unhealthy, none" {
