@@ -144,6 +144,7 @@ void PsFilter::resolve(const std::function<std::optional<std::string>(const std:
 }
 
 bool PsFilter::matches(const ContainerConfig& c, const ContainerState& st) const {
+  if (values_.empty()) return true;
   auto any = [&](const std::string& key, const std::function<bool(const std::string&)>& pred) {
     std::vector<std::string> vals = all(key);
     return vals.empty() || std::any_of(vals.begin(), vals.end(), pred);
