@@ -3,6 +3,7 @@
 // src/util/template.cpp for what is supported.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -37,6 +38,30 @@ class Template {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// Go's typed nil values. JSON has one null where Go has several, and a
+// template prints them differently: a nil slice is "[]" with {{.X}}, a nil
+// map "map[]", a nil pointer "<nil>"; {{json .X}} is null for all three.
+// Inspect builders keep plain JSON (null); before a template runs, the
+// fields docker declares as slices, maps or pointers are marked with
+// mark_go_nils (a marker is a JSON binary value, never printed as such).
+enum class GoNil : uint8_t { Slice = 1, Map = 2, Pointer = 3 };
+
+struct GoNilField {
+  std::string path;     // "Config.Cmd"; "*" is every key of an object ("NetworkSettings.Networks.*.Aliases")
+  GoNil kind;
+  std::string go_type;  // for %T and errors: "[]string", "*types.Health"
+  bool omitempty = false;  // left out of {{json}} of its parent (a missing key is marked too)
+};
+
+// A typed nil value for template data.
+Json go_nil(GoNil kind, const std::string& go_type, bool omitempty = false);
+// Replaces null at each path by its typed nil; with omitempty also a missing
+// key (whose parent object exists).
+void mark_go_nils(Json& value, const std::vector<GoNilField>& fields);
+// The plain JSON of a marked value: typed nils become null, or are left out
+// (omitempty), as {{json}} prints them.
+Json strip_go_nils(const Json& value);
 
 // Convenience: parse + execute.
 std::string render_template(std::string_view text, const Json& dot);

@@ -167,6 +167,10 @@ std::string tabwrite(const std::vector<std::string>& lines);
 void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows,
                      const TemplateMethods* methods = nullptr);
 
+// {{.Label "key"}} on list rows whose "Labels" is "k=v,k2=v2" (ps, volume
+// ls, network ls); in a table header, docker's title for the column.
+const TemplateMethods& label_method();
+
 // For inspect-like commands: a JSON array (4-space indented, like docker), or
 // the template applied to each item.
 void print_inspect(const std::string& format, const std::vector<Json>& items);
@@ -179,8 +183,23 @@ std::string go_time_string(int64_t unix_nanos);
 
 // Fails unless stdout is not a terminal ("cowardly refusing ...").
 bool stdout_is_terminal();
-// Where an archive command (export, volume export) writes: the file -o names
-// (held in *file), or stdout, which must not be a terminal. Returns the fd.
-int open_archive_output(const std::string& output, UniqueFd* file);
+// Where an archive command (save, export, volume export) writes: stdout
+// ("" or "-"; refused when it is a terminal), or the file -o names. That file
+// is written as PATH.den-tmp-PID beside it and renamed over PATH by commit()
+// (after fsync); destroyed without commit() (a failure), the temp file is
+// removed, so a failed command leaves no file and an old PATH untouched.
+class ArchiveOutput {
+ public:
+  explicit ArchiveOutput(const std::string& path);
+  ~ArchiveOutput();
+  ArchiveOutput(const ArchiveOutput&) = delete;
+  ArchiveOutput& operator=(const ArchiveOutput&) = delete;
+  int fd() const;
+  void commit();
+
+ private:
+  std::string path_, tmp_;
+  UniqueFd file_;
+};
 
 }  // namespace den::cli

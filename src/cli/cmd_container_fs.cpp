@@ -837,13 +837,13 @@ int cmd_export(Context& ctx, const Args& a) {
   std::string id = cs.resolve(a.positional[0]);
   ContainerConfig c = cs.config(id);
   std::string output = a.value("output");
-  UniqueFd file;
-  int fd = open_archive_output(output, &file);
+  ArchiveOutput file(output);
   ctx.enter_userns();
   std::string root = mount_rootfs(cs, c);
-  TarWriter w(fd, nullptr);
+  TarWriter w(file.fd(), nullptr);
   tar_tree(w, root, "");
   w.finish();
+  file.commit();
   return 0;
 }
 

@@ -18,6 +18,8 @@
 
 #include "cli.h"
 #include "den/container.h"
+#include "den/ps_filter.h"
+#include "den/inspect_nils.h"
 #include "den/error.h"
 #include "den/events.h"
 #include "den/fs.h"
@@ -563,6 +565,18 @@ int cmd_rename(Context& ctx, const Args& a) {
   return 0;
 }
 
+// docker's TruncateWithEllipsis: at most `n` runes, the last one "…".
+std::string truncate_runes(const std::string& s, size_t n) {
+  size_t runes = 0, i = 0;
+  for (; i < s.size(); i++) {
+    if ((static_cast<unsigned char>(s[i]) & 0xC0) == 0x80) continue;
+    if (++runes == n) break;
+  }
+  size_t total = 0;
+  for (unsigned char ch : s) total += (ch & 0xC0) != 0x80;
+  return total <= n ? s : s.substr(0, i) + "\xe2\x80\xa6";
+}
+
 std::string quote_command(const ContainerConfig& c, bool no_trunc) {
   std::string cmd = join(c.argv(), " ");
   if (!no_trunc && cmd.size() > 20) cmd = cmd.substr(0, 19) + "\xe2\x80\xa6";
@@ -648,8 +662,8 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   host["RestartPolicy"] = {{"Name", c.restart.name}, {"MaximumRetryCount", c.restart.max_retries}};
   host["AutoRemove"] = c.auto_remove;
   host["LogConfig"] = {{"Type", c.log_driver}, {"Config", Json::object()}};
-  host["CapAdd"] = c.cap_add;
-  host["CapDrop"] = c.cap_drop;
+  host["CapAdd"] = c.cap_add.empty() ? Json(nullptr) : Json(c.cap_add);  // docker: null when unset
+  host["CapDrop"] = c.cap_drop.empty() ? Json(nullptr) : Json(c.cap_drop);
   host["IpcMode"] = c.ipc == "private" ? "private" : c.ipc;
   host["PidMode"] = c.pid == "private" ? "" : c.pid;
   host["UTSMode"] = c.uts == "private" ? "" : c.uts;
@@ -663,11 +677,11 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   Json tmpfs = Json::object();
   for (const auto& m : c.mounts)
     if (m.type == "tmpfs") tmpfs[m.destination] = join(m.options, ",");
-  host["Tmpfs"] = tmpfs;
+  if (!tmpfs.empty()) host["Tmpfs"] = tmpfs;  // omitempty in docker
   Json ulimits = Json::array();
   for (const auto& u : c.ulimits) ulimits.push_back({{"Name", u.name}, {"Soft", u.soft}, {"Hard", u.hard}});
   host["Ulimits"] = ulimits;
-  host["SecurityOpt"] = c.no_new_privileges ? Json::array({"no-new-privileges"}) : Json::array();
+  host["SecurityOpt"] = c.no_new_privileges ? Json::array({"no-new-privileges"}) : Json(nullptr);
   Json networks = Json::object();
   {
     NetAddresses na = container_addresses(c);
@@ -746,73 +760,26 @@ int cmd_ps(Context& ctx, const Args& a) {
   for (const auto& e : entries) rows.push_back({&e.config, &e.state});
   std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.cp->created > y.cp->created; });
   bool all = a.flag("all");
-  std::vector<std::pair<std::string, std::string>> filters;
-  for (const auto& f : a.list("filter")) {
-    bool found = false;
-    auto kv = split_once(f, '=', &found);
-    if (!found) throw Error(fmt::format("bad format of filter \"{}\" (expected name=value)", f), Errc::Invalid);
-    static const std::vector<std::string> known = {"status", "name",   "label",  "ancestor",
-                                                   "id",     "exited", "before", "since", "network"};
-    if (std::find(known.begin(), known.end(), kv.first) == known.end())
-      throw Error(fmt::format("invalid filter \"{}\": use status, name, label, ancestor, id, exited, before, since "
-                              "or network",
-                              kv.first),
-                  Errc::Invalid);
-    if (kv.first == "status" || kv.first == "exited") all = true;
-    filters.push_back(kv);
-  }
+  // docker's filter keys and matching rules: den/ps_filter.h.
+  PsFilter filter = PsFilter::parse(a.list("filter"));
+  if (filter.wants_stopped()) all = true;
   if (a.flag("latest") || a.has("last")) all = true;
-  // name= filters are regular expressions (as in docker), compiled once; a
-  // value that is not one matches as a substring.
-  std::map<std::string, std::optional<std::regex>> name_patterns;
-  for (const auto& [k, v] : filters) {
-    if (k != "name" || name_patterns.count(v)) continue;
-    try {
-      name_patterns[v] = std::regex(v);
-    } catch (const std::regex_error&) {
-      name_patterns[v] = std::nullopt;
-    }
-  }
-  auto created_of = [&](const std::string& ref) -> int64_t {
-    std::string id = cs.resolve(ref);
-    for (const auto& r : rows)
-      if (r.cp->id == id) return r.cp->created;
-    return cs.config(id).created;
-  };
+  filter.resolve(
+      [&](const std::string& ref) -> std::optional<std::string> {
+        auto img = ctx.store().find_image(ref);
+        return img ? std::optional<std::string>(img->id) : std::nullopt;
+      },
+      [&](const std::string& ref) -> int64_t {
+        std::string id = cs.resolve(ref);
+        for (const auto& r : rows)
+          if (r.cp->id == id) return r.cp->created;
+        return cs.config(id).created;
+      });
   std::vector<Row> kept;
   for (auto& r : rows) {
     bool running = r.sp->status == ContainerStatus::Running || r.sp->status == ContainerStatus::Paused;
     if (!all && !running) continue;
-    bool ok = true;
-    for (const auto& [k, v] : filters) {
-      if (k == "status") {
-        std::string s(status_name(r.sp->status));
-        if (r.sp->status == ContainerStatus::Exited && r.sp->finished_at == 0) s = "created";
-        ok = ok && s == v;
-      } else if (k == "name") {
-        auto it = name_patterns.find(v);
-        ok = ok && (it->second ? std::regex_search(r.cp->name, *it->second) : r.cp->name.find(v) != std::string::npos);
-      } else if (k == "id") {
-        ok = ok && r.cp->id.rfind(v, 0) == 0;
-      } else if (k == "label") {
-        auto [lk, lv] = split_once(v, '=');
-        auto it = r.cp->labels.find(lk);
-        ok = ok && it != r.cp->labels.end() && (v.find('=') == std::string::npos || it->second == lv);
-      } else if (k == "exited") {
-        ok = ok && r.sp->status == ContainerStatus::Exited && r.sp->finished_at != 0 &&
-             std::to_string(r.sp->exit_code) == v;
-      } else if (k == "ancestor") {
-        auto img = ctx.store().find_image(v);
-        ok = ok && ((img && img->id == r.cp->image_id) || r.cp->image_name == v);
-      } else if (k == "before" || k == "since") {
-        // Containers created before/after the named one (docker's meaning).
-        int64_t pivot = created_of(v);
-        ok = ok && (k == "before" ? r.cp->created < pivot : r.cp->created > pivot);
-      } else if (k == "network") {
-        ok = ok && r.cp->network == v;
-      }
-    }
-    if (ok) kept.push_back(r);
+    if (filter.matches(*r.cp, *r.sp)) kept.push_back(r);
   }
   if (a.flag("latest") && kept.size() > 1) kept.resize(1);
   if (a.has("last")) {
@@ -858,8 +825,19 @@ int cmd_ps(Context& ctx, const Args& a) {
     if (w_labels)
       for (const auto& [k, v] : r.cp->labels) labels.push_back(k + "=" + v);
     j["Labels"] = join(labels, ",");
-    j["LocalVolumes"] = "0";
-    j["Mounts"] = "";
+    // docker: volume names or bind sources (15 runes, "…"), and the count of
+    // local-driver volumes.
+    std::vector<std::string> mounts;
+    int local_volumes = 0;
+    for (const auto& m : r.cp->mounts) {
+      if (m.type == "tmpfs") continue;
+      local_volumes += m.type == "volume";
+      std::string n = m.source;
+      if (!no_trunc && n.size() > 15) n = truncate_runes(n, 15);
+      mounts.push_back(n);
+    }
+    j["LocalVolumes"] = std::to_string(local_volumes);
+    j["Mounts"] = join(mounts, ",");
     j["Names"] = r.cp->name;
     j["Networks"] = r.cp->network;
     j["Ports"] = r.sp->status == ContainerStatus::Running ? format_port_list(r.cp->ports) : "";
@@ -876,25 +854,7 @@ int cmd_ps(Context& ctx, const Args& a) {
                  {"Mounts", "MOUNTS"},     {"Names", "NAMES"},          {"Networks", "NETWORKS"},
                  {"Ports", "PORTS"},       {"RunningFor", "CREATED"},   {"Size", "SIZE"},
                  {"State", "STATE"},       {"Status", "STATUS"}};
-  // docker's ps rows have a method: {{.Label "key"}} (empty when unset).
-  static const TemplateMethods methods = {{"Label", [](const Json& self, const std::vector<Json>& args) -> Json {
-    if (args.size() != 1 || !args[0].is_string()) throw Error("Label takes one string argument", Errc::Invalid);
-    std::string want = args[0].get<std::string>();
-    if (self.value("Labels", "") == "LABELS") {
-      // The header row: docker heads the column with the label's last
-      // dot-separated part, '-' and '_' as spaces.
-      std::string h = want.substr(want.rfind('.') == std::string::npos ? 0 : want.rfind('.') + 1);
-      for (auto& ch : h)
-        if (ch == '-' || ch == '_') ch = ' ';
-      return h;
-    }
-    for (const auto& kv : split(self.value("Labels", ""), ',')) {
-      auto eq = kv.find('=');
-      if (kv.substr(0, eq) == want) return eq == std::string::npos ? "" : kv.substr(eq + 1);
-    }
-    return "";
-  }}};
-  print_formatted(format, header, out_rows, &methods);
+  print_formatted(format, header, out_rows, &label_method());
   return 0;
 }
 
@@ -1026,6 +986,7 @@ int cmd_inspect(Context& ctx, const Args& a) {
     if (type.empty() || type == "container") {
       if (auto id = cs.try_resolve(arg)) {
         items.push_back(container_inspect_json(cs, *id));
+        mark_go_nils(items.back(), container_inspect_nils());
         continue;
       }
       if (type == "container") throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
@@ -1033,6 +994,7 @@ int cmd_inspect(Context& ctx, const Args& a) {
     if (type.empty() || type == "image") {
       if (auto img = ctx.store().find_image(arg)) {
         items.push_back(image_inspect_json(ctx.store(), *img));
+        mark_go_nils(items.back(), image_inspect_nils());
         continue;
       }
       if (type == "image") throw Error(fmt::format("No such image: {}", arg), Errc::NotFound);
@@ -1102,7 +1064,11 @@ void register_container_commands(std::vector<Command>& t) {
   t.push_back({{{"ps"}, {"container", "ls"}, {"container", "list"}},
                "[OPTIONS]",
                "List containers",
-               "den ps\nden ps -a --format '{{.Names}} {{.Status}}'\nden ps -aq -f status=exited",
+               "den ps\nden ps -a --format '{{.Names}} {{.Status}}'\nden ps -aq -f status=exited\n"
+               "den ps -f publish=8080 -f publish=8000-8010/udp -f expose=80\n"
+               "den ps -a -f volume=data -f volume=/srv/www\nden ps -f health=unhealthy\n"
+               "# filters: status name id label exited ancestor before since network volume publish expose health;\n"
+               "# values of one key: any may match (label: all must); different keys: all must match",
                {{"all", 'a', OptKind::Bool, "", "Show all containers (default shows just running)", ""},
                 {"filter", 'f', OptKind::List, "filter", "Filter output based on conditions provided", ""},
                 {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "cli.h"
+#include "den/inspect_nils.h"
 #include "den/error.h"
 #include "den/events.h"
 #include "den/image.h"
@@ -129,7 +130,10 @@ int cmd_images(Context& ctx, const Args& a) {
 int cmd_image_inspect(Context& ctx, const Args& a) {
   Store& store = ctx.store();
   std::vector<Json> items;
-  for (const auto& arg : a.positional) items.push_back(image_inspect_json(store, store.lookup_image(arg)));
+  for (const auto& arg : a.positional) {
+    items.push_back(image_inspect_json(store, store.lookup_image(arg)));
+    mark_go_nils(items.back(), image_inspect_nils());
+  }
   print_inspect(a.value("format"), items);
   return 0;
 }

@@ -9,6 +9,7 @@
 #include <regex>
 
 #include "cli.h"
+#include "den/filter_args.h"
 #include "den/container.h"
 #include "den/error.h"
 #include "den/events.h"
@@ -195,16 +196,19 @@ int cmd_network_create(Context& ctx, const Args& a) {
 }
 
 int cmd_network_ls(Context& ctx, const Args& a) {
+  // docker's keys and rules (den/filter_args.h). den has no built-in
+  // networks in this list: every network is type=custom.
+  FilterArgs filters =
+      FilterArgs::parse(a.list("filter"), {"dangling", "driver", "id", "label", "name", "scope", "type"});
+  for (const auto& t : filters.values("type"))
+    if (t != "custom" && t != "builtin")
+      throw Error(fmt::format("invalid filter \"type={}\": use type=custom or type=builtin", t), Errc::Invalid);
+  std::optional<bool> dangling = filters.boolean("dangling");
   std::vector<Json> rows;
   for (const auto& n : NetworkStore(ctx.config()).list()) {
-    bool keep = true;
-    for (const auto& f : a.list("filter")) {
-      auto [k, v] = split_once(f, '=');
-      if (k == "name") keep = keep && n.name.find(v) != std::string::npos;
-      else if (k == "id") keep = keep && n.id.rfind(v, 0) == 0;
-      else if (k == "driver") keep = keep && n.driver == v;
-      else throw Error(fmt::format("invalid filter \"{}\": use name=, id= or driver=", f), Errc::Invalid);
-    }
+    bool keep = filters.match("name", n.name) && filters.match("id", n.id) && filters.exact("driver", n.driver) &&
+                filters.exact("scope", "local") && filters.exact("type", "custom") && filters.labels_match(n.labels);
+    if (keep && dangling) keep = containers_on(ctx, n.name).empty() == *dangling;
     if (!keep) continue;
     std::vector<std::string> labels;
     for (const auto& [k, v] : n.labels) labels.push_back(k + "=" + v);
@@ -221,8 +225,8 @@ int cmd_network_ls(Context& ctx, const Args& a) {
   if (a.flag("quiet")) format = "{{.ID}}";
   if (format.empty()) format = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
   Json header = {{"ID", "NETWORK ID"}, {"Name", "NAME"},         {"Driver", "DRIVER"},      {"Scope", "SCOPE"},
-                 {"IPv6", "IPV6"},     {"Internal", "INTERNAL"}, {"Labels", "LABELS"},      {"CreatedAt", "CREATED"}};
-  print_formatted(format, header, rows);
+                 {"IPv6", "IPV6"},     {"Internal", "INTERNAL"}, {"Labels", "LABELS"},      {"CreatedAt", "CREATED AT"}};
+  print_formatted(format, header, rows, &label_method());
   return 0;
 }
 
@@ -381,7 +385,8 @@ void register_network_commands(std::vector<Command>& t) {
   t.push_back({{{"network", "ls"}, {"network", "list"}},
                "[OPTIONS]",
                "List networks",
-               "den network ls\nden network ls --format '{{.Name}} {{.Driver}}'",
+               "den network ls\nden network ls --format '{{.Name}} {{.Driver}}'\nden network ls -q -f dangling=true -f type=custom\n"
+               "# filters: dangling driver id label name scope type",
                {{"filter", 'f', OptKind::List, "filter", "Provide filter values (e.g. 'driver=bridge')", ""},
                 {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},
                 {"no-trunc", 0, OptKind::Bool, "", "Do not truncate the output", ""},

@@ -261,7 +261,11 @@ int cmd_stats(Context& ctx, const Args& a) {
   if (!a.positional.empty()) {
     for (const auto& arg : a.positional) add(cs.resolve(arg));
   } else {
-    for (const auto& e : cs.load_all())
+    std::vector<ContainerStore::Entry> entries = cs.load_all();
+    // Newest first, in docker ps order.
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& x, const auto& y) { return x.config.created > y.config.created; });
+    for (const auto& e : entries)
       if (all || e.state.status == ContainerStatus::Running || e.state.status == ContainerStatus::Paused)
         add(e.config.id);
   }

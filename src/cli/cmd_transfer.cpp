@@ -85,28 +85,9 @@ int cmd_save(Context& ctx, const Args& a) {
     save_images(store, items, format, -1, output);
     return 0;
   }
-  if (output.empty()) {
-    if (stdout_is_terminal())
-      throw Error("cowardly refusing to save to a terminal: use the -o flag or redirect", Errc::Invalid);
-    save_images(store, items, format, STDOUT_FILENO, "");
-    return 0;
-  }
-  // Write next to the target and rename, so a failed save leaves no half file.
-  std::string tmp = fmt::format("{}.den-tmp-{}", output, ::getpid());
-  UniqueFd fd = open_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  try {
-    save_images(store, items, format, fd.get(), "");
-    if (::fsync(fd.get()) != 0) throw sys_error("fsync " + tmp);
-  } catch (...) {
-    ::unlink(tmp.c_str());
-    throw;
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), output.c_str()) != 0) {
-    int e = errno;
-    ::unlink(tmp.c_str());
-    throw sys_error("rename to " + output, e);
-  }
+  ArchiveOutput file(output);
+  save_images(store, items, format, file.fd(), "");
+  file.commit();
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include "den/strings.h"
 #include "den/timefmt.h"
 #include "den/volume.h"
+#include "den/filter_args.h"
 
 namespace den::cli {
 
@@ -65,27 +66,14 @@ bool label_matches(const Volume& v, const std::string& want) {
 
 int cmd_volume_ls(Context& ctx, const Args& a) {
   VolumeStore vs(ctx.store());
-  std::vector<std::pair<std::string, std::string>> filters;
-  for (const auto& f : a.list("filter")) {
-    bool found = false;
-    auto kv = split_once(f, '=', &found);
-    if (!found || (kv.first != "dangling" && kv.first != "label" && kv.first != "name" && kv.first != "driver"))
-      throw Error(fmt::format("invalid filter \"{}\": use dangling=true|false, label=K[=V], name=N or driver=local", f),
-                  Errc::Invalid);
-    if (kv.first == "dangling" && kv.second != "true" && kv.second != "false" && kv.second != "1" && kv.second != "0")
-      throw Error(fmt::format("invalid filter \"{}\": dangling takes true or false", f), Errc::Invalid);
-    filters.push_back(kv);
-  }
+  // docker's keys and rules (den/filter_args.h); name= is a pattern.
+  FilterArgs filters = FilterArgs::parse(a.list("filter"), {"dangling", "driver", "label", "name"});
+  std::optional<bool> dangling = filters.boolean("dangling");
   std::vector<Json> rows;
   for (const auto& v : vs.list()) {
-    bool ok = true;
-    for (const auto& [k, val] : filters) {
-      if (k == "dangling") ok = ok && (vs.users(v.name).empty() == (val == "true" || val == "1"));
-      else if (k == "label") ok = ok && label_matches(v, val);
-      else if (k == "name") ok = ok && contains(v.name, val);
-      else if (k == "driver") ok = ok && v.driver == val;
-    }
-    if (!ok) continue;
+    if (!filters.match("name", v.name) || !filters.exact("driver", v.driver) || !filters.labels_match(v.labels))
+      continue;
+    if (dangling && vs.users(v.name).empty() != *dangling) continue;
     Json j = volume_json(vs, v);
     std::vector<std::string> labels;
     for (const auto& [lk, lv] : v.labels) labels.push_back(lk + "=" + lv);
@@ -101,7 +89,7 @@ int cmd_volume_ls(Context& ctx, const Args& a) {
   Json header = {{"CreatedAt", "CREATED"}, {"Driver", "DRIVER"},   {"Labels", "LABELS"}, {"Links", "LINKS"},
                  {"Mountpoint", "MOUNTPOINT"}, {"Name", "VOLUME NAME"}, {"Options", "OPTIONS"}, {"Scope", "SCOPE"},
                  {"Size", "SIZE"}};
-  print_formatted(format, header, rows);
+  print_formatted(format, header, rows, &label_method());
   return 0;
 }
 
@@ -177,11 +165,11 @@ int cmd_volume_export(Context& ctx, const Args& a) {
   VolumeStore vs(ctx.store());
   Volume v = vs.get(a.positional[0]);
   std::string output = a.value("output");
-  UniqueFd file;
-  int fd = open_archive_output(output, &file);
+  ArchiveOutput file(output);
   ctx.enter_userns();  // the files belong to subordinate ids
   log::Phase phase("volume export");
-  write_tar(fd, vs.data_dir(v.name), ".");
+  write_tar(file.fd(), vs.data_dir(v.name), ".");
+  file.commit();
   return 0;
 }
 
@@ -312,7 +300,8 @@ void register_volume_commands(std::vector<Command>& t) {
   t.push_back({{{"volume", "ls"}, {"volume", "list"}},
                "[OPTIONS]",
                "List volumes",
-               "den volume ls\nden volume ls -q -f dangling=true",
+               "den volume ls\nden volume ls -q -f dangling=true\nden volume ls -f name=^db -f label=env=prod --format '{{.Name}} {{.Label \"env\"}}'\n"
+               "# filters: dangling driver label name",
                {{"filter", 'f', OptKind::List, "filter", "Provide filter values (e.g. 'dangling=true')", ""},
                 {"format", 0, OptKind::Value, "string", "Format output using a Go template, 'table ...' or 'json'", ""},
                 {"quiet", 'q', OptKind::Bool, "", "Only display volume names", ""}},

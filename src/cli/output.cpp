@@ -3,6 +3,8 @@
 
 #include <ctime>
 
+#include <fmt/format.h>
+
 #include "cli.h"
 #include "den/error.h"
 #include "den/fs.h"
@@ -15,14 +17,31 @@ void out(std::string_view s) { write_all(STDOUT_FILENO, s, "write to standard ou
 
 bool stdout_is_terminal() { return ::isatty(STDOUT_FILENO) == 1; }
 
-int open_archive_output(const std::string& output, UniqueFd* file) {
-  if (output.empty() || output == "-") {
+ArchiveOutput::ArchiveOutput(const std::string& path) {
+  if (path.empty() || path == "-") {
     if (stdout_is_terminal())
       throw Error("cowardly refusing to save to a terminal. Use the -o flag or redirect", Errc::Invalid);
-    return STDOUT_FILENO;
+    return;
   }
-  *file = open_file(output, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  return file->get();
+  path_ = path;
+  tmp_ = fmt::format("{}.den-tmp-{}", path, ::getpid());
+  int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw sys_error(fmt::format("cannot write {} (-o)", path));
+  file_ = UniqueFd(fd);
+}
+
+ArchiveOutput::~ArchiveOutput() {
+  if (!tmp_.empty()) ::unlink(tmp_.c_str());
+}
+
+int ArchiveOutput::fd() const { return file_ ? file_.get() : STDOUT_FILENO; }
+
+void ArchiveOutput::commit() {
+  if (tmp_.empty()) return;
+  if (::fsync(file_.get()) != 0) throw sys_error("fsync " + tmp_);
+  file_.reset();
+  if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw sys_error("rename to " + path_);
+  tmp_.clear();
 }
 
 namespace {
@@ -103,10 +122,31 @@ void print_formatted(const std::string& format, const Json& header, const std::v
   out(tabwrite(lines));
 }
 
+const TemplateMethods& label_method() {
+  static const TemplateMethods methods = {{"Label", [](const Json& self, const std::vector<Json>& args) -> Json {
+    if (args.size() != 1 || !args[0].is_string()) throw Error("Label takes one string argument", Errc::Invalid);
+    std::string want = args[0].get<std::string>();
+    if (self.value("Labels", "") == "LABELS") {
+      // The header row: docker heads the column with the label's last
+      // dot-separated part, '-' and '_' as spaces.
+      std::string h = want.substr(want.rfind('.') == std::string::npos ? 0 : want.rfind('.') + 1);
+      for (auto& ch : h)
+        if (ch == '-' || ch == '_') ch = ' ';
+      return h;
+    }
+    for (const auto& kv : split(self.value("Labels", ""), ',')) {
+      auto eq = kv.find('=');
+      if (kv.substr(0, eq) == want) return eq == std::string::npos ? "" : kv.substr(eq + 1);
+    }
+    return "";
+  }}};
+  return methods;
+}
+
 void print_inspect(const std::string& format, const std::vector<Json>& items) {
   if (format.empty() || format == "json") {
     Json arr = Json::array();
-    for (const auto& i : items) arr.push_back(i);
+    for (const auto& i : items) arr.push_back(strip_go_nils(i));
     out(arr.dump(4) + "\n");
     return;
   }

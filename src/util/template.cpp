@@ -23,7 +23,9 @@
 //   - docker/podman helpers: json join lower upper title split pad truncate
 //   - printing like Go's fmt %v: integers without ".0", floats in Go's
 //     shortest %g form, arrays as [a b], objects as map[k:v] (sorted keys),
-//     null as <nil>, a missing map key as <no value>
+//     null as <nil>, a missing map key as <no value>; Go's typed nils
+//     (GoNil markers, see template.h): nil slices "[]", nil maps "map[]",
+//     nil pointers "<nil>", null in json, omitempty ones left out of json
 //   - errors like Go's, as den::Error(Errc::Invalid): parse errors are
 //     "template: :LINE:COL: msg" (Go omits the column; columns are 0-based
 //     byte offsets as in Go's execution errors), except Go's
@@ -73,6 +75,21 @@ const Json& deref(const Value& v) {
   static const Json null_json;
   return v ? *v : null_json;
 }
+
+// ---------------------------------------------------------------- typed nils
+
+// A GoNil marker (see template.h): a binary value whose subtype is the kind
+// (plus kOmitEmpty) and whose bytes are the Go type's name.
+constexpr uint64_t kOmitEmpty = 0x10;
+
+GoNil nil_kind(const Json& v) { return static_cast<GoNil>(v.get_binary().subtype() & 0x0f); }
+bool nil_omitempty(const Json& v) { return (v.get_binary().subtype() & kOmitEmpty) != 0; }
+std::string nil_type(const Json& v) {
+  const auto& b = v.get_binary();
+  return std::string(b.begin(), b.end());
+}
+// null or a typed nil.
+bool is_nil(const Json& v) { return v.is_null() || v.is_binary(); }
 
 // ---------------------------------------------------------------- UTF-8
 
@@ -171,6 +188,7 @@ std::string type_name(const Json& v) {
     case Json::value_t::number_float: return "float64";
     case Json::value_t::array: return "[]interface {}";
     case Json::value_t::object: return "map[string]interface {}";
+    case Json::value_t::binary: return nil_type(v);
     default: return "<nil>";
   }
 }
@@ -207,6 +225,9 @@ std::vector<std::pair<std::string, const Json*>> sorted_items(const Json& obj) {
 void append_print(std::string& out, const Json& v) {
   switch (v.type()) {
     case Json::value_t::null: out += "<nil>"; break;
+    case Json::value_t::binary:
+      out += nil_kind(v) == GoNil::Slice ? "[]" : nil_kind(v) == GoNil::Map ? "map[]" : "<nil>";
+      break;
     case Json::value_t::string: out += v.get_ref<const std::string&>(); break;
     case Json::value_t::number_float: out += shortest_float(v.get<double>(), false); break;
     case Json::value_t::array:
@@ -273,6 +294,7 @@ void append_json(std::string& out, const Json& v) {
       out += '{';
       bool first = true;
       for (auto it = v.begin(); it != v.end(); ++it) {
+        if (it.value().is_binary() && nil_omitempty(it.value())) continue;
         if (!first) out += ',';
         first = false;
         append_json_string(out, it.key());
@@ -282,6 +304,7 @@ void append_json(std::string& out, const Json& v) {
       out += '}';
       break;
     }
+    case Json::value_t::binary: out += "null"; break;
     default: out += v.dump(); break;
   }
 }
@@ -446,6 +469,9 @@ std::string fmt_json(const Json& v, const Spec& sp, char verb) {
   switch (v.type()) {
     case Json::value_t::null:
       return verb == 'v' ? pad("<nil>", sp, false) : bad_verb(std::string(1, verb), &v);
+    case Json::value_t::binary:  // a slice or map applies the verb to no element
+      if (nil_kind(v) != GoNil::Pointer) return pad(go_print(v), sp, false);
+      return verb == 'v' ? pad("<nil>", sp, false) : "%!" + std::string(1, verb) + "(" + nil_type(v) + "=<nil>)";
     case Json::value_t::string: return fmt_string(v, sp, verb);
     case Json::value_t::boolean:
       if (verb == 'v' || verb == 't') return pad(v.get<bool>() ? "true" : "false", sp, false);
@@ -1356,7 +1382,7 @@ class Exec {
         fail(n.pipe.cmds.front().pos, end, "can't use " + go_print(*v) + " to iterate over more than one variable");
       bool negative = !v->is_number_unsigned() && v->get<int64_t>() < 0;
       count = negative ? 0 : v->get<size_t>();
-    } else if (v && !v->is_null()) {
+    } else if (v && !is_nil(*v)) {
       fail(n.pipe.cmds.front().pos, end, "range can't iterate over " + go_print(*v));
     }
     if (count == 0) {
@@ -1452,6 +1478,10 @@ class Exec {
         v = it == v->end() ? nullptr : Value(v, &*it);
       } else if (v->is_null()) {
         fail(op.pos, op.end, "nil pointer evaluating interface {}." + name);
+      } else if (v->is_binary() && nil_kind(*v) == GoNil::Map) {
+        v = nullptr;  // a nil map has no keys: <no value>
+      } else if (v->is_binary() && nil_kind(*v) == GoNil::Pointer) {
+        fail(op.pos, op.end, "nil pointer evaluating " + nil_type(*v) + "." + name);
       } else {
         fail(op.pos, op.end, fmt::format("can't evaluate field {} in type {}", name, type_name(*v)));
       }
@@ -1525,7 +1555,7 @@ int compare_numbers(const Json& a, const Json& b) {
 bool equal(const Value& a, const Value& b) {
   const Json& x = deref(a);
   const Json& y = deref(b);
-  if (x.is_null() || y.is_null()) return x.is_null() && y.is_null();
+  if (is_nil(x) || is_nil(y)) return is_nil(x) && is_nil(y);
   if (x.is_number() && y.is_number()) return compare_numbers(x, y) == 0;
   if (x.type() != y.type()) throw FuncError{"incompatible types for comparison"};
   if (x.is_array() || x.is_object())
@@ -1562,7 +1592,8 @@ Value fn_len(const std::vector<Value>& a) {
   const Json& v = deref(a[0]);
   if (v.is_string()) return make(v.get_ref<const std::string&>().size());
   if (v.is_array() || v.is_object()) return make(v.size());
-  if (v.is_null()) throw FuncError{"len of nil pointer"};
+  if (v.is_null() || (v.is_binary() && nil_kind(v) == GoNil::Pointer)) throw FuncError{"len of nil pointer"};
+  if (v.is_binary()) return make(0);
   throw FuncError{"len of type " + type_name(v)};
 }
 
@@ -1578,6 +1609,10 @@ Value fn_index(const std::vector<Value>& a) {
   for (size_t k = 1; k < a.size(); k++) {
     const Json& key = deref(a[k]);
     if (!v || v->is_null()) throw FuncError{"index of untyped nil"};
+    if (v->is_binary() && nil_kind(*v) == GoNil::Map) return make("");  // the zero value (map[string]string)
+    if (v->is_binary() && nil_kind(*v) == GoNil::Slice)
+      throw FuncError{fmt::format("index out of range: {}", deref(a[k]).dump())};
+    if (v->is_binary()) throw FuncError{"index of nil pointer"};
     if (v->is_array() || v->is_string()) {
       if (!is_integral(key)) throw FuncError{"cannot index slice/array with type " + type_name(key)};
       int64_t i = key.get<int64_t>();
@@ -1599,6 +1634,11 @@ Value fn_index(const std::vector<Value>& a) {
 Value fn_slice(const std::vector<Value>& a) {
   const Json& v = deref(a[0]);
   if (v.is_null()) throw FuncError{"slice of untyped nil"};
+  if (v.is_binary() && nil_kind(v) == GoNil::Slice) {  // a nil slice sliced [0:0] stays nil
+    for (size_t k = 1; k < a.size(); k++)
+      if (int64_t i = int_arg(a[k]); i != 0) throw FuncError{fmt::format("index out of range: {}", i)};
+    return a[0];
+  }
   if (!v.is_string() && !v.is_array()) throw FuncError{"can't slice item of type " + type_name(v)};
   if (a.size() > 4) throw FuncError{fmt::format("too many slice indexes: {}", a.size() - 1)};
   if (v.is_string() && a.size() == 4) throw FuncError{"cannot 3-index slice a string"};
@@ -1697,7 +1737,7 @@ Value fn_json(const std::vector<Value>& a) {
 Value fn_join(const std::vector<Value>& a) {
   const Json& list = deref(a[0]);
   const std::string& sep = str_arg(a[1]);
-  if (list.is_null()) return make("");
+  if (is_nil(list)) return make("");
   if (!list.is_array()) wrong_type(a[0], "[]string");
   std::string out;
   for (size_t i = 0; i < list.size(); i++) {
@@ -1832,6 +1872,57 @@ std::string Template::execute(const Json& dot, const TemplateMethods* methods) c
   std::string out;
   Value root(Value(), &dot);  // non-owning
   Exec(impl_->src, root, out, methods).walk(impl_->root, root);
+  return out;
+}
+
+Json go_nil(GoNil kind, const std::string& go_type, bool omitempty) {
+  auto subtype = static_cast<uint64_t>(kind) | (omitempty ? kOmitEmpty : 0);
+  return Json::binary(std::vector<uint8_t>(go_type.begin(), go_type.end()), subtype);
+}
+
+namespace {
+
+void mark_path(Json& v, const std::vector<std::string>& path, size_t i, const GoNilField& f) {
+  if (!v.is_object() && !(v.is_array() && path[i] == "*")) return;
+  auto apply = [&](Json& child) {
+    if (i + 1 < path.size()) mark_path(child, path, i + 1, f);
+    else if (child.is_null()) child = go_nil(f.kind, f.go_type, f.omitempty);
+  };
+  if (path[i] == "*") {
+    for (auto& child : v) apply(child);
+  } else if (auto it = v.find(path[i]); it != v.end()) {
+    apply(*it);
+  } else if (f.omitempty && i + 1 == path.size()) {
+    v[path[i]] = go_nil(f.kind, f.go_type, true);
+  }
+}
+
+}  // namespace
+
+void mark_go_nils(Json& value, const std::vector<GoNilField>& fields) {
+  for (const auto& f : fields) {
+    std::vector<std::string> path;
+    size_t start = 0;
+    for (size_t dot; (dot = f.path.find('.', start)) != std::string::npos; start = dot + 1)
+      path.push_back(f.path.substr(start, dot - start));
+    path.push_back(f.path.substr(start));
+    mark_path(value, path, 0, f);
+  }
+}
+
+Json strip_go_nils(const Json& value) {
+  if (value.is_binary()) return nullptr;
+  if (value.is_array()) {
+    Json out = Json::array();
+    for (const auto& e : value) out.push_back(strip_go_nils(e));
+    return out;
+  }
+  if (!value.is_object()) return value;
+  Json out = Json::object();
+  for (auto it = value.begin(); it != value.end(); ++it) {
+    if (it.value().is_binary() && nil_omitempty(it.value())) continue;
+    out[it.key()] = strip_go_nils(it.value());
+  }
   return out;
 }
 

@@ -477,3 +477,82 @@ bash_complete() {
     assert_line_matches '^labelled +1\.0$'
     den rm labelled >/dev/null
 }
+
+@test "docker documentation: empty lists, nil slices, maps and pointers in inspect templates" {
+    import_busybox bb >/dev/null
+    den create --name plain bb true >/dev/null
+
+    # Go prints a nil or empty slice as [], a nil map as map[], a nil pointer
+    # as <nil>; {{json}} writes nil as null and empty as [] / {}.
+    run_den inspect -f '{{.Mounts}} {{json .Mounts}} {{.Args}} {{json .Args}}' plain
+    assert_success
+    assert_output '[] [] [] []'
+    run_den inspect -f '{{.Config.Entrypoint}} {{json .Config.Entrypoint}} {{.Config.Cmd}} {{json .Config.Cmd}}' plain
+    assert_output '[] null [true] ["true"]'
+    run_den inspect -f '{{.Config.Volumes}} {{json .Config.Volumes}} {{.Config.OnBuild}} {{json .Config.OnBuild}}' plain
+    assert_output 'map[] null [] null'
+    run_den inspect -f '{{.HostConfig.Binds}} {{json .HostConfig.Binds}} {{.HostConfig.Links}} {{json .HostConfig.ExtraHosts}}' plain
+    assert_output '[] null [] null'
+    run_den inspect -f '{{.HostConfig.CapAdd}} {{json .HostConfig.CapDrop}} {{json .HostConfig.SecurityOpt}} {{json .HostConfig.Dns}}' plain
+    assert_output '[] null null []'
+    run_den inspect -f '{{.HostConfig.PortBindings}} {{json .HostConfig.PortBindings}} {{.HostConfig.Tmpfs}} {{.HostConfig.LogConfig.Config}}' plain
+    assert_output 'map[] {} map[] map[]'
+    run_den inspect -f '{{.Config.Labels}} {{json .Config.Labels}} {{len .Config.Labels}}' plain
+    assert_output 'map[] {} 0'
+    run_den inspect -f '{{.State.Health}} {{json .State.Health}} {{.Config.Healthcheck}}' plain
+    assert_output '<nil> null <nil>'
+    # omitempty pointers and maps are left out of {{json}} and of inspect.
+    run_den inspect -f '{{json .State}}' plain
+    assert_output '{"Status":"created","Running":false,"Paused":false,"Restarting":false,"OOMKilled":false,"Dead":false,"Pid":0,"ExitCode":0,"Error":"","StartedAt":"0001-01-01T00:00:00Z","FinishedAt":"0001-01-01T00:00:00Z"}'
+    run_den inspect plain
+    assert_output_contains '"CapAdd": null,'
+    assert_output_contains '"Entrypoint": null,'
+    assert_output_contains '"Mounts": [],'
+    assert_output_not_contains '"Health"'
+    assert_output_not_contains '"Tmpfs"'
+    # range over nil or empty runs {{else}}; a missing map key is <no value>;
+    # a field of a nil pointer is docker's error.
+    run_den inspect -f '{{range .Mounts}}{{.Destination}}{{else}}no mounts{{end}} {{range .Config.Entrypoint}}x{{else}}no entrypoint{{end}}' plain
+    assert_output 'no mounts no entrypoint'
+    run_den inspect -f '{{.Config.Labels.nope}} {{index .Config.Labels "nope"}}|' plain
+    assert_output '<no value> |'
+    run_den inspect -f '{{.State.Health.Status}}' plain
+    assert_den_error 'executing "" at <.State.Health.Status>: nil pointer evaluating \*types.Health.Status'
+
+    # Set values print as before.
+    den create --name full -v data:/data --cap-add NET_ADMIN --health-cmd true -l a=1 --entrypoint /bin/sh bb -c true >/dev/null
+    run_den inspect -f '{{range .Mounts}}{{.Name}}:{{.Destination}}{{end}} {{.HostConfig.CapAdd}} {{json .Config.Entrypoint}} {{.Config.Labels}} {{.State.Health.Status}}' full
+    assert_output 'data:/data [NET_ADMIN] ["/bin/sh"] map[a:1] starting'
+
+    # Images: empty RepoDigests of an imported image, nil Entrypoint and Cmd.
+    run_den image inspect -f '{{.RepoTags}} {{json .RepoDigests}} {{.Config.Entrypoint}} {{json .Config.Entrypoint}} {{.Config.Cmd}} {{json .Config.Cmd}}' bb
+    assert_output '[bb:latest] [] [] null [] null'
+}
+
+@test "docker documentation: volume ls, network ls and stats tables as docker" {
+    import_busybox bb >/dev/null
+    den volume create --label env=prod myvol >/dev/null
+    den network create mynet >/dev/null
+    den create --name web bb true >/dev/null
+
+    run_docker volume ls
+    assert_success
+    assert_output "$(printf 'DRIVER    VOLUME NAME\nlocal     myvol')"
+    run_docker volume ls --format "{{.Name}}: {{.Driver}}"
+    assert_output "myvol: local"
+    run_docker volume ls --format 'table {{.Name}}\t{{.Mountpoint}}' --filter label=env=prod
+    assert_output "$(printf 'VOLUME NAME   MOUNTPOINT\nmyvol         %s' "$GRAPHROOT/volumes/myvol/_data")"
+    run_docker volume ls -f dangling=true -q
+    assert_output "myvol"
+
+    run_docker network ls --format "{{.ID}}: {{.Driver}}" --filter driver=bridge
+    assert_line_matches '^[0-9a-f]{12}: bridge$'
+    run_docker network ls --filter type=custom --format 'table {{.Name}}\t{{.Driver}}\t{{.Scope}}'
+    assert_output "$(printf 'NAME      DRIVER    SCOPE\nmynet     bridge    local')"
+
+    run_docker stats --no-stream -a --format "{{.Name}}: {{.CPUPerc}} {{.MemUsage}} {{.NetIO}} {{.BlockIO}} {{.PIDs}}"
+    assert_output "web: 0.00% 0B / 0B 0B / 0B 0B / 0B 0"
+    run_docker stats --no-stream -a --format "table {{.Container}}\t{{.CPUPerc}}\t{{.MemUsage}}"
+    assert_line_matches '^CONTAINER      CPU %     MEM USAGE / LIMIT$'
+    assert_line_matches '^[0-9a-f]{12}   0\.00%     0B / 0B$'
+}

@@ -291,3 +291,104 @@ TEST_CASE("template methods: a field chain with arguments calls a registered met
   // Without the method, Go's error.
   CHECK_THROWS_WITH(Template::parse("{{.Label \"b\"}}").execute(dot), Catch::Contains("can't give argument"));
 }
+
+// ---- Go's typed nils and empty collections --------------------------------------
+//
+// Expected outputs reasoned from Go: fmt prints a nil or empty slice as "[]",
+// a nil or empty map as "map[]", a nil pointer as "<nil>"; encoding/json
+// writes nil slices, maps and pointers as null and empty ones as [] / {};
+// omitempty leaves nil and empty fields out; a field of a nil map is
+// <no value>, of a nil pointer an error; ranging over nil runs {{else}}.
+
+namespace {
+
+Json marked() {
+  Json j = Json::parse(R"({
+    "Args": [],
+    "State": {"Status": "created"},
+    "Mounts": [],
+    "Config": {"Cmd": null, "Entrypoint": null, "Volumes": null, "Labels": {}, "Env": ["A=1"]},
+    "HostConfig": {"Binds": null, "CapAdd": null, "Dns": []},
+    "NetworkSettings": {"Ports": {"80/tcp": null, "81/tcp": [{"HostIp": "", "HostPort": "8081"}]},
+                        "Networks": {"a": {"Aliases": null}, "b": {"Aliases": ["x"]}}}
+  })");
+  den::mark_go_nils(j, {{"Config.Cmd", den::GoNil::Slice, "strslice.StrSlice"},
+                        {"Config.Entrypoint", den::GoNil::Slice, "strslice.StrSlice"},
+                        {"Config.Volumes", den::GoNil::Map, "map[string]struct {}"},
+                        {"Config.Labels", den::GoNil::Map, "map[string]string"},
+                        {"Config.Healthcheck", den::GoNil::Pointer, "*container.HealthConfig", true},
+                        {"HostConfig.Binds", den::GoNil::Slice, "[]string"},
+                        {"HostConfig.CapAdd", den::GoNil::Slice, "strslice.StrSlice"},
+                        {"HostConfig.Tmpfs", den::GoNil::Map, "map[string]string", true},
+                        {"State.Health", den::GoNil::Pointer, "*types.Health", true},
+                        {"NetworkSettings.Ports.*", den::GoNil::Slice, "[]nat.PortBinding"},
+                        {"NetworkSettings.Networks.*.Aliases", den::GoNil::Slice, "[]string"},
+                        {"Missing.Deep", den::GoNil::Slice, "[]string", true}});
+  return j;
+}
+
+}  // namespace
+
+TEST_CASE("template: typed nils print as Go prints them", "[template][nil]") {
+  Json d = marked();
+  CHECK(run("{{.Config.Cmd}}|{{.Config.Entrypoint}}|{{.HostConfig.Binds}}|{{.HostConfig.CapAdd}}", d) == "[]|[]|[]|[]");
+  CHECK(run("{{.Config.Volumes}}|{{.HostConfig.Tmpfs}}|{{.Config.Labels}}", d) == "map[]|map[]|map[]");
+  CHECK(run("{{.State.Health}}|{{.Config.Healthcheck}}", d) == "<nil>|<nil>");
+  // Empty (non-nil) collections print the same way.
+  CHECK(run("{{.Mounts}}|{{.Args}}|{{.HostConfig.Dns}}", d) == "[]|[]|[]");
+  CHECK(run("{{.NetworkSettings.Ports}}", d) == "map[80/tcp:[] 81/tcp:[map[HostIp: HostPort:8081]]]");
+  CHECK(run("{{range $k, $v := .NetworkSettings.Networks}}{{$k}}={{$v.Aliases}};{{end}}", d) == "a=[];b=[x];");
+  CHECK(run("{{printf \"%v %s %d\" .Config.Cmd .Config.Entrypoint .HostConfig.Binds}}", d) == "[] [] []");
+  CHECK(run("{{printf \"%v|%s|%T\" .State.Health .State.Health .State.Health}}", d) ==
+        "<nil>|%!s(*types.Health=<nil>)|*types.Health");
+  CHECK(run("{{printf \"%T %T\" .Config.Cmd .Config.Volumes}}", d) == "strslice.StrSlice map[string]struct {}");
+}
+
+TEST_CASE("template: typed nils are null in json, omitempty ones left out", "[template][nil]") {
+  Json d = marked();
+  CHECK(run("{{json .Config.Cmd}} {{json .Config.Volumes}} {{json .HostConfig.Binds}} {{json .State.Health}}", d) ==
+        "null null null null");
+  CHECK(run("{{json .Mounts}} {{json .Config.Labels}} {{json .HostConfig.Dns}}", d) == "[] {} []");
+  CHECK(run("{{json .State}}", d) == R"({"Status":"created"})");
+  CHECK(run("{{json .HostConfig}}", d) == R"({"Binds":null,"CapAdd":null,"Dns":[]})");
+  CHECK(run("{{json .NetworkSettings.Ports}}", d) == R"({"80/tcp":null,"81/tcp":[{"HostIp":"","HostPort":"8081"}]})");
+  // The plain JSON of a marked value: what inspect without --format prints.
+  Json plain = den::strip_go_nils(d);
+  CHECK(plain["Config"]["Cmd"].is_null());
+  CHECK(plain["Config"]["Labels"] == Json::object());
+  CHECK_FALSE(plain["State"].contains("Health"));
+  CHECK_FALSE(plain["HostConfig"].contains("Tmpfs"));
+  CHECK_FALSE(plain.contains("Missing"));  // a marker needs its parent object
+  CHECK(plain["NetworkSettings"]["Networks"]["a"]["Aliases"].is_null());
+}
+
+TEST_CASE("template: typed nils in conditions, len, range, index and fields", "[template][nil]") {
+  Json d = marked();
+  CHECK(run("{{if .Config.Cmd}}y{{else}}n{{end}}{{if .State.Health}}y{{else}}n{{end}}", d) == "nn");
+  CHECK(run("{{with .Config.Volumes}}y{{else}}n{{end}}", d) == "n");
+  CHECK(run("{{len .Config.Cmd}} {{len .Config.Volumes}} {{len .Mounts}}", d) == "0 0 0");
+  CHECK(error_of("{{len .State.Health}}", d) ==
+        R"(template: :1:2: executing "" at <len .State.Health>: error calling len: len of nil pointer)");
+  CHECK(run("{{range .Config.Cmd}}x{{else}}none{{end}} {{range $k, $v := .Config.Volumes}}x{{else}}none{{end}}", d) ==
+        "none none");
+  CHECK(run("{{range .Mounts}}x{{else}}no mounts{{end}}", d) == "no mounts");
+  CHECK(run("{{join .Config.Cmd \",\"}}|{{index .Config.Volumes \"/data\"}}|{{.Config.Volumes.x}}", d) ==
+        "||<no value>");
+  CHECK(run("{{eq .Config.Cmd nil}} {{slice .Config.Cmd 0 0}}", d) == "true []");
+  // A field of a nil pointer: docker's well-known error for containers
+  // without a health check.
+  CHECK_THAT(error_of("{{.State.Health.Status}}", d),
+             Catch::Contains(R"(executing "" at <.State.Health.Status>: nil pointer evaluating *types.Health.Status)"));
+  CHECK_THAT(error_of("{{.Config.Cmd.X}}", d), Catch::Contains("can't evaluate field X in type strslice.StrSlice"));
+  CHECK_THAT(error_of("{{index .Config.Cmd 0}}", d), Catch::Contains("index out of range: 0"));
+}
+
+TEST_CASE("template: mark_go_nils leaves values that are set alone", "[template][nil]") {
+  Json j = {{"Config", {{"Cmd", {"sh"}}, {"Labels", {{"a", "1"}}}}}, {"State", {{"Health", {{"Status", "healthy"}}}}}};
+  den::mark_go_nils(j, {{"Config.Cmd", den::GoNil::Slice, "[]string"},
+                        {"Config.Labels", den::GoNil::Map, "map[string]string"},
+                        {"State.Health", den::GoNil::Pointer, "*types.Health", true}});
+  CHECK(run("{{.Config.Cmd}} {{.Config.Labels}} {{.State.Health.Status}} {{json .Config.Cmd}}", j) ==
+        "[sh] map[a:1] healthy [\"sh\"]");
+  CHECK(den::strip_go_nils(j) == j);
+}
