@@ -9,12 +9,9 @@
 #include <poll.h>
 #include <spawn.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
 
 #include "den/error.h"
 #include "den/fs.h"
@@ -77,29 +74,6 @@ pid_t spawn_helper(const std::vector<std::string>& args, std::vector<int> fds, i
   return pid;
 }
 
-// Sends one request to slirp4netns' API socket and returns the reply.
-std::string slirp_api(const std::string& sock, const std::string& request) {
-  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw sys_error("socket");
-  struct sockaddr_un sa {};
-  sa.sun_family = AF_UNIX;
-  if (sock.size() >= sizeof sa.sun_path) throw Error("slirp4netns API socket path too long: " + sock);
-  std::memcpy(sa.sun_path, sock.c_str(), sock.size());
-  // The socket appears while slirp4netns starts; give it a moment.
-  for (int i = 0;; i++) {
-    if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) == 0) break;
-    if (i >= 200) throw sys_error("connect to slirp4netns API " + sock);
-    ::usleep(5000);
-  }
-  write_all(fd.get(), request);
-  ::shutdown(fd.get(), SHUT_WR);
-  std::string reply;
-  char buf[4096];
-  size_t n;
-  while ((n = read_some(fd.get(), buf, sizeof buf)) > 0) reply.append(buf, n);
-  return reply;
-}
-
 class Slirp4netns : public NetworkHelper {
  public:
   Slirp4netns(const Config& cfg, const ContainerConfig& c, const NetworkMode& m, const std::string& run_dir)
@@ -159,19 +133,7 @@ class Slirp4netns : public NetworkHelper {
       throw Error("slirp4netns failed to set up the container's network (see den info)");
     }
     try {
-      for (const auto& p : expand_ports(ports_)) {
-        Json req = {{"execute", "add_hostfwd"},
-                    {"arguments",
-                     {{"proto", p.protocol},
-                      {"host_addr", p.host_ip.empty() ? "0.0.0.0" : p.host_ip},
-                      {"host_port", p.host_port},
-                      {"guest_port", p.container_port}}}};
-        std::string reply = slirp_api(api_, req.dump());
-        Json r = Json::parse(reply, nullptr, false);
-        if (r.is_discarded() || !r.contains("return"))
-          throw Error(fmt::format("cannot publish {}:{}/{}: slirp4netns said {}",
-                                  p.host_ip.empty() ? "0.0.0.0" : p.host_ip, p.host_port, p.protocol, trim(reply)));
-      }
+      for (const auto& p : expand_ports(ports_)) slirp_add_forward(api_, p, "");
     } catch (...) {
       stop();
       reap();

@@ -31,8 +31,12 @@ Json slirp_request(const std::string& sock, const Json& request) {
   sa.sun_family = AF_UNIX;
   if (sock.size() >= sizeof sa.sun_path) throw Error("slirp4netns API socket path too long: " + sock);
   std::memcpy(sa.sun_path, sock.c_str(), sock.size());
-  if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0)
-    throw sys_error("connect to slirp4netns API " + sock);
+  // The socket may appear only just after slirp4netns said it is ready.
+  for (int i = 0;; i++) {
+    if (::connect(fd.get(), reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) == 0) break;
+    if (i >= 200) throw sys_error("connect to slirp4netns API " + sock);
+    ::usleep(5000);
+  }
   write_all(fd.get(), request.dump());
   ::shutdown(fd.get(), SHUT_WR);
   std::string reply;
@@ -66,13 +70,10 @@ std::vector<HostForward> slirp_list_forwards(const std::string& api_socket) {
 
 int slirp_add_forward(const std::string& api_socket, const PortMapping& p, const std::string& guest_ip) {
   std::string host_ip = p.host_ip.empty() ? "0.0.0.0" : p.host_ip;
-  Json req = {{"execute", "add_hostfwd"},
-              {"arguments",
-               {{"proto", p.protocol},
-                {"host_addr", host_ip},
-                {"host_port", p.host_port},
-                {"guest_addr", guest_ip},
-                {"guest_port", p.container_port}}}};
+  Json args = {{"proto", p.protocol}, {"host_addr", host_ip}, {"host_port", p.host_port},
+               {"guest_port", p.container_port}};
+  if (!guest_ip.empty()) args["guest_addr"] = guest_ip;  // else slirp4netns' own guest, 10.0.2.100
+  Json req = {{"execute", "add_hostfwd"}, {"arguments", args}};
   try {
     Json r = slirp_request(api_socket, req);
     return r.value("id", -1);
