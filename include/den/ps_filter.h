@@ -39,8 +39,11 @@ class PsFilter {
   // Resolves ancestor= images and before=/since= containers once, before
   // matching: image_id gives the image ID for a reference (nullopt if
   // none), created gives a container's creation time (throws if unknown).
+  // network_name gives the name of a user network for a name, ID or ID
+  // prefix (nullopt if none): network= matches either, as in docker.
   void resolve(const std::function<std::optional<std::string>(const std::string&)>& image_id,
-               const std::function<int64_t(const std::string&)>& created);
+               const std::function<int64_t(const std::string&)>& created,
+               const std::function<std::optional<std::string>(const std::string&)>& network_name = {});
 
   bool matches(const ContainerConfig& c, const ContainerState& st) const;
 
@@ -48,6 +51,7 @@ class PsFilter {
   std::vector<std::pair<std::string, std::string>> values_;  // in order given
   std::vector<std::string> ancestor_ids_;                    // resolved ancestor= images
   std::vector<std::pair<std::string, int64_t>> pivots_;      // before/since -> created
+  std::vector<std::string> network_names_;                   // resolved network= values
   std::set<std::string> publish_, expose_;                   // "80/tcp"
   // name= and id= values compiled once (nullopt: not a regex, a substring).
   std::map<std::string, std::optional<std::regex>> patterns_;

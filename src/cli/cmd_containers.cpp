@@ -774,6 +774,10 @@ int cmd_ps(Context& ctx, const Args& a) {
         for (const auto& r : rows)
           if (r.cp->id == id) return r.cp->created;
         return cs.config(id).created;
+      },
+      [&](const std::string& ref) -> std::optional<std::string> {
+        auto n = NetworkStore(ctx.config()).find(ref);
+        return n ? std::optional<std::string>(n->name) : std::nullopt;
       });
   std::vector<Row> kept;
   for (auto& r : rows) {

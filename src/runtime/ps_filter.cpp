@@ -131,14 +131,18 @@ std::vector<std::string> PsFilter::all(const std::string& key) const {
 }
 
 void PsFilter::resolve(const std::function<std::optional<std::string>(const std::string&)>& image_id,
-                       const std::function<int64_t(const std::string&)>& created) {
+                       const std::function<int64_t(const std::string&)>& created,
+                       const std::function<std::optional<std::string>(const std::string&)>& network_name) {
   ancestor_ids_.clear();
   pivots_.clear();
+  network_names_.clear();
   for (const auto& [k, v] : values_) {
     if (k == "ancestor") {
       if (auto id = image_id(v)) ancestor_ids_.push_back(*id);
     } else if (k == "before" || k == "since") {
       pivots_.emplace_back(k, created(v));
+    } else if (k == "network" && network_name) {
+      if (auto n = network_name(v)) network_names_.push_back(*n);
     }
   }
 }
@@ -174,9 +178,11 @@ bool PsFilter::matches(const ContainerConfig& c, const ContainerState& st) const
   }
   for (const auto& [k, pivot] : pivots_)
     if (k == "before" ? c.created >= pivot : c.created <= pivot) return false;
-  if (!any("network", [&](const std::string& v) {
-        return c.network == v || std::find(c.networks.begin(), c.networks.end(), v) != c.networks.end();
-      }))
+  auto on_network = [&](const std::string& n) {
+    return c.network == n || std::find(c.networks.begin(), c.networks.end(), n) != c.networks.end();
+  };
+  if (!any("network", on_network) &&
+      std::none_of(network_names_.begin(), network_names_.end(), on_network))
     return false;
   if (!any("volume", [&](const std::string& v) {
         for (const auto& m : c.mounts) {

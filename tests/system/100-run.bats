@@ -308,6 +308,17 @@ local_teardown() {
     assert_output f1
     run_den ps -a -f network=host --format '{{.Names}}'
     assert_output f4
+    # A user network by name, by ID and by ID prefix (created, not started:
+    # no namespace is made).
+    local nid
+    nid=$(den network create psnet)
+    den create --name f5 --network psnet bb true >/dev/null
+    for v in psnet "$nid" "${nid:0:12}"; do
+        run_den ps -a -f "network=$v" --format '{{.Names}}'
+        assert_output f5
+    done
+    den rm f5 >/dev/null
+    den network rm psnet >/dev/null
     run_den ps -a -f before=nosuch
     assert_den_error "nosuch"
     run_den ps -a -f colour=red
