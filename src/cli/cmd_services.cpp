@@ -42,7 +42,9 @@ std::vector<Option> service_create_options() {
       {"health-timeout", 0, OptKind::Value, "duration", "Maximum time to allow one check to run (ms|s|m|h)", "30s"},
       {"no-healthcheck", 0, OptKind::Bool, "", "Disable any container-specified HEALTHCHECK", ""},
       {"sdnotify", 0, OptKind::Value, "string",
-       "systemd notification: conmon (den signals READY), container (the container does), ignore", "\"conmon\""},
+       "systemd notification: conmon (den signals READY), container (the container does), healthy (den signals "
+       "READY once the health check passes), ignore",
+       "\"conmon\""},
       {"replace", 0, OptKind::Bool, "", "Replace an existing container of the same name", ""},
   };
 }
@@ -122,8 +124,12 @@ void apply_service_flags(ContainerConfig& c, const Args& a, const Json& image_co
                 Errc::Invalid);
   c.health = h;
   std::string sd = a.value("sdnotify", "conmon");
-  if (sd != "conmon" && sd != "container" && sd != "ignore")
-    throw Error(fmt::format("invalid --sdnotify \"{}\": use conmon, container or ignore", sd), Errc::Invalid);
+  if (sd != "conmon" && sd != "container" && sd != "healthy" && sd != "ignore")
+    throw Error(fmt::format("invalid --sdnotify \"{}\": use conmon, container, healthy or ignore", sd),
+                Errc::Invalid);
+  if (sd == "healthy" && !h.enabled())
+    throw Error("--sdnotify=healthy waits for the health check: give --health-cmd (the image has no HEALTHCHECK)",
+                Errc::Invalid);
   c.sdnotify = sd;
   c.create_command = self_cmdline();
   // The unit that runs the container (for auto-update), as podman records it.

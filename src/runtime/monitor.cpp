@@ -556,6 +556,8 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     g_notified_systemd = sd_notify(c.sdnotify == "conmon" ? fmt::format("MAINPID={}\nREADY=1", ::getpid())
                                                           : fmt::format("MAINPID={}", ::getpid()));
   }
+  // --sdnotify=healthy: READY=1 once a health check has passed (podman's).
+  bool ready_when_healthy = g_notified_systemd && c.sdnotify == "healthy" && health;
   if (ready_fd >= 0) {
     std::string msg = fmt::format("ok {}", pid);
     ssize_t n = ::write(ready_fd, msg.data(), msg.size());
@@ -597,8 +599,12 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
               exited = true;
               exit_seen_at = now_nanos();
               log::debug("container process exited");
-            } else if (health) {
-              health->child_exited(w, st);
+            } else if (health && health->child_exited(w, st) && ready_when_healthy) {
+              if (cs.state(c.id).health == "healthy") {
+                log::debug("monitor: healthy, READY=1 to systemd");
+                sd_notify("READY=1");
+                ready_when_healthy = false;
+              }
             }
           }
         } else if (!exited) {

@@ -139,7 +139,7 @@ Converted convert_container(const std::string& file, const IniSection& s) {
   Converted c;
   std::string image, name = "systemd-%N";
   std::vector<std::string> exec, flags, den_args;
-  bool notify_container = false;
+  bool notify_container = false, notify_healthy = false;
   for (const auto& e : s.entries) {
     auto it = simple_flags().find(e.key);
     if (it != simple_flags().end()) {
@@ -180,10 +180,9 @@ Converted convert_container(const std::string& file, const IniSection& s) {
     } else if (e.key == "NoNewPrivileges") {
       if (parse_bool(file, e)) flags.push_back("--security-opt=no-new-privileges");
     } else if (e.key == "Notify") {
-      std::string v = to_lower(e.value);
-      if (v == "healthy")
-        throw at(file, e.line, "Notify=healthy is not supported by den yet (use true or false)");
-      notify_container = parse_bool(file, e);
+      // healthy: READY=1 once the health check passes (--sdnotify=healthy).
+      if (to_lower(e.value) == "healthy") notify_healthy = true;
+      else notify_container = parse_bool(file, e);
     } else if (e.key == "AutoUpdate") {
       if (e.value != "registry" && e.value != "local")
         throw at(file, e.line, fmt::format("AutoUpdate={}: use registry or local", e.value));
@@ -203,7 +202,9 @@ Converted convert_container(const std::string& file, const IniSection& s) {
   }
   if (image.empty()) throw at(file, s.line, "[Container] has no Image= (the image to run is required)");
   c.run = {"run", "--name", name, "--replace", "--rm", "-d",
-           notify_container ? "--sdnotify=container" : "--sdnotify=conmon"};
+           notify_healthy     ? "--sdnotify=healthy"
+           : notify_container ? "--sdnotify=container"
+                              : "--sdnotify=conmon"};
   c.run.insert(c.run.end(), flags.begin(), flags.end());
   c.run.insert(c.run.end(), den_args.begin(), den_args.end());
   c.run.push_back(image);

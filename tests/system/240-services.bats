@@ -345,6 +345,35 @@ socket"
     [[ $(cat "$WORK/ign.out") == "[]" ]]
 }
 
+@test "sdnotify=healthy: MAINPID at once, READY=1 only once the health check passes" {
+    python3 - "$WORK/hn.sock" "$WORK/hn.out" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(60)
+with open(sys.argv[2], "w") as f:
+    while True:
+        f.write(s.recv(4096).decode() + "\n")
+        f.flush()
+PY
+    BG_PID=$!
+    wait_for 10 '[[ -S $WORK/hn.sock ]]'
+    NOTIFY_SOCKET=$WORK/hn.sock den run -d --network none --name hn --sdnotify=healthy \
+        --health-cmd 'test -e /tmp/up' --health-interval 1s bb sleep 1000 >/dev/null
+    wait_for 10 'grep -q MAINPID "$WORK/hn.out"'
+    sleep 2.5  # two failing checks: no READY yet
+    run grep -c READY=1 "$WORK/hn.out"
+    assert_output 0
+    den exec hn touch /tmp/up
+    wait_for 15 'grep -qx READY=1 "$WORK/hn.out"'
+    run_den inspect -f '{{.State.Health.Status}}' hn
+    assert_output healthy
+    kill "$BG_PID"
+    BG_PID=
+    run_den run --rm --network none --sdnotify=healthy bb true
+    assert_den_error "--sdnotify=healthy waits for the health check"
+}
+
 @test "run --replace replaces a container of the same name; start --all --filter" {
     den run -d --network none --name rp bb sleep 1000 >/dev/null
     local first

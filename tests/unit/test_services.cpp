@@ -36,6 +36,10 @@ TEST_CASE("quadlet: default container name, continuation lines, Notify", "[quadl
   UnitFile u = quadlet_convert("/q/app.container", "[Container]\nImage=bb\nExec=sleep \\\n  100\nNotify=true\n", "den");
   CHECK(u.text.find("den run --name systemd-%N --replace --rm -d --sdnotify=container bb sleep 100\n") !=
         std::string::npos);
+  // Notify=healthy: READY=1 when the health check passes (podman 5).
+  u = quadlet_convert("/q/app.container", "[Container]\nImage=bb\nHealthCmd=true\nNotify=healthy\n", "den");
+  CHECK(u.text.find("--sdnotify=healthy") != std::string::npos);
+  CHECK(u.text.find("Type=notify\nNotifyAccess=all\n") != std::string::npos);
 }
 
 TEST_CASE("quadlet: errors name the file and line", "[quadlet]") {

@@ -125,5 +125,30 @@ check "a new container process after the restart" \
 check "systemctl --user stop q1.service" sc stop q1.service
 check "q1.service is inactive (not failed), its container removed" stopped_clean q1.service systemd-q1
 
+# Notify=healthy: the unit is started only once the health check passes
+# (the service writes /tmp/up after 3 s).
+cat >~/.config/containers/systemd/q2.container <<'Q'
+[Container]
+Image=bb
+Exec=sh -c 'sleep 3; echo >/tmp/up; sleep 100000'
+Network=none
+StopTimeout=2
+HealthCmd=test -e /tmp/up
+HealthInterval=1s
+Notify=healthy
+Q
+sc daemon-reload
+started_after_healthy() {
+    local t0 t1
+    t0=$(date +%s%N)
+    sc start q2.service || return 1
+    t1=$(date +%s%N)
+    echo "start took $(((t1 - t0) / 1000000)) ms; health $("$DEN" inspect -f '{{.State.Health.Status}}' systemd-q2)"
+    ((t1 - t0 >= 2500000000)) && [[ $("$DEN" inspect -f '{{.State.Health.Status}}' systemd-q2) == healthy ]]
+}
+check "Notify=healthy: systemctl --user start returns once the health check passes" started_after_healthy
+check "q2.service is active" is "$(sc is-active q2.service)" active
+check "systemctl --user stop q2.service" sc stop q2.service
+
 echo "1..$n"
 exit $((failed > 0))
