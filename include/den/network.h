@@ -15,6 +15,7 @@
 
 #include <map>
 #include <memory>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -123,6 +124,10 @@ std::string ping_group_problem();
 // the gateway addresses that answers the names and aliases of the
 // containers on the same network and forwards other names.
 namespace den {
+
+// IPv4 addresses as host-order numbers: "10.89.0.1" <-> 0x0a590001.
+std::optional<uint32_t> parse_ip4(const std::string& s);  // nullopt if not an address
+std::string format_ip4(uint32_t v);
 
 struct UserNetwork {
   std::string name;

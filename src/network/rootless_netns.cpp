@@ -104,20 +104,6 @@ std::vector<NetEndpoint> read_endpoints(const std::string& dir) {
   return out;
 }
 
-uint32_t ip4_of(const std::string& s) {
-  struct in_addr a {};
-  ::inet_pton(AF_INET, s.c_str(), &a);
-  return ntohl(a.s_addr);
-}
-
-std::string ip4_str(uint32_t v) {
-  struct in_addr a {};
-  a.s_addr = htonl(v);
-  char buf[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
-
 int prefix_of(const UserNetwork& n) { return std::stoi(split_once(n.subnet, '/').second); }
 
 // Runs `ip -batch -` with `commands` inside the network namespace `netns`.
@@ -202,7 +188,7 @@ std::string dns_reply(const unsigned char* q, size_t qend, int rcode, const std:
   r[7] = ip.empty() ? 0 : 1;
   for (int k = 8; k < 12; k++) r[k] = 0;
   if (!ip.empty()) {
-    uint32_t a = htonl(ip4_of(ip));
+    uint32_t a = htonl(parse_ip4(ip).value_or(0));
     const unsigned char rr[] = {0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 0 /* TTL 0 */, 0, 4};
     r.append(reinterpret_cast<const char*>(rr), sizeof rr);
     r.append(reinterpret_cast<const char*>(&a), 4);
@@ -247,7 +233,7 @@ class DnsResponder {
     size_t qend;
     uint16_t qtype;
     if (!parse_question(buf, static_cast<size_t>(n), &name, &qend, &qtype)) return;
-    std::string gw = ip4_str(ntohl(local.s_addr));
+    std::string gw = format_ip4(ntohl(local.s_addr));
     std::optional<UserNetwork> net;
     for (const auto& u : NetworkStore(cfg_).list())
       if (u.gateway == gw) net = u;
@@ -283,7 +269,7 @@ class DnsResponder {
     struct sockaddr_in up {};
     up.sin_family = AF_INET;
     up.sin_port = htons(53);
-    up.sin_addr.s_addr = htonl(ip4_of("10.0.2.3"));
+    up.sin_addr.s_addr = htonl(parse_ip4("10.0.2.3").value_or(0));
     ::sendto(fwd_.get(), buf, static_cast<size_t>(n), 0, reinterpret_cast<struct sockaddr*>(&up), sizeof up);
     // Forget queries that got no answer.
     int64_t old = now_nanos() - 10'000'000'000LL;
@@ -590,11 +576,11 @@ std::vector<NetEndpoint> attach_user_networks(const Config& cfg, const Container
       bool already = false;
       for (const auto& e : eps) already = already || e.container_id == c.id;
       if (already) continue;
-      uint32_t base = ip4_of(split_once(n.subnet, '/').first);
+      uint32_t base = parse_ip4(split_once(n.subnet, '/').first).value_or(0);
       uint32_t last = base | (~uint32_t{0} >> prefix_of(n));
       std::string ip;
       for (uint32_t a = base + 1; a < last && ip.empty(); a++) {
-        std::string cand = ip4_str(a);
+        std::string cand = format_ip4(a);
         if (cand == n.gateway) continue;
         bool used = std::any_of(eps.begin(), eps.end(), [&](const NetEndpoint& e) { return e.ip == cand; });
         if (!used) ip = cand;

@@ -26,20 +26,6 @@ struct Cidr {
   uint32_t last() const { return first() | ~mask(); }
 };
 
-std::optional<uint32_t> parse_ip4(const std::string& s) {
-  struct in_addr a {};
-  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
-  return ntohl(a.s_addr);
-}
-
-std::string ip4(uint32_t v) {
-  struct in_addr a {};
-  a.s_addr = htonl(v);
-  char buf[INET_ADDRSTRLEN];
-  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
-  return buf;
-}
-
 Cidr parse_cidr(const std::string& s) {
   auto [ip, bits] = split_once(s, '/');
   auto a = parse_ip4(ip);
@@ -58,6 +44,20 @@ bool valid_name(const std::string& n) {
 }
 
 }  // namespace
+
+std::optional<uint32_t> parse_ip4(const std::string& s) {
+  struct in_addr a {};
+  if (::inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
+  return ntohl(a.s_addr);
+}
+
+std::string format_ip4(uint32_t v) {
+  struct in_addr a {};
+  a.s_addr = htonl(v);
+  char buf[INET_ADDRSTRLEN];
+  ::inet_ntop(AF_INET, &a, buf, sizeof buf);
+  return buf;
+}
 
 Json to_json(const UserNetwork& n) {
   return {{"name", n.name},         {"id", n.id},           {"driver", n.driver},   {"subnet", n.subnet},
@@ -148,16 +148,16 @@ UserNetwork NetworkStore::create(UserNetwork n) {
     c = parse_cidr(n.subnet);
     if (c.addr != c.first())
       throw Error(fmt::format("invalid --subnet \"{}\": host bits are set (did you mean {}/{}?)", n.subnet,
-                              ip4(c.first()), c.bits),
+                              format_ip4(c.first()), c.bits),
                   Errc::Invalid);
     if (const UserNetwork* o = overlapping(c))
       throw Error(fmt::format("subnet {} overlaps with network {} ({}): choose another --subnet", n.subnet, o->name,
                               o->subnet),
                   Errc::InUse);
   }
-  n.subnet = fmt::format("{}/{}", ip4(c.first()), c.bits);
+  n.subnet = fmt::format("{}/{}", format_ip4(c.first()), c.bits);
   if (n.gateway.empty()) {
-    n.gateway = ip4(c.first() + 1);
+    n.gateway = format_ip4(c.first() + 1);
   } else {
     auto g = parse_ip4(n.gateway);
     if (!g || *g <= c.first() || *g >= c.last())

@@ -758,6 +758,7 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
     ContainerConfig c = cs.config(id);
     std::unique_ptr<NetworkHelper> last_net;  // stopped; reaped after the exit is reported
     for (bool restart = false;; restart = true) {
+      last_net.reset();  // a restart: the last run's helper is reaped before the next starts
       RunOutcome o = run_once(cs, c, ready_fd, clients, listen_fd, sigfd, restart, cgroup);
       last_net = std::move(o.net);
       if (ready_fd >= 0) {
