@@ -46,6 +46,10 @@ struct GenerateOptions {
   std::string separator = "-";
   bool header = true;
   std::string den_path;          // absolute path of den for Exec lines
+  // den's global options the container's store needs (--root=..., --runroot=...,
+  // --storage-driver=..., --cgroup-manager=...), put after den_path on every
+  // Exec line so the unit finds the same store.
+  std::vector<std::string> global_args;
   // With new_container: `den run` arguments that recreate the container
   // (the original flags minus detach/rm/restart/name/..., then image and
   // command), computed by the CLI from the create command.

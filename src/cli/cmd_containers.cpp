@@ -344,7 +344,7 @@ int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
       throw Error(r.error).with_exit_code(r.exit_code);
     }
     out(c.id + "\n");
-    maybe_advise_linger(ctx, c);
+    maybe_advise_linger(ctx);
     return 0;
   }
   int code = attach_session(sv[0], c.tty, c.stdin_open, true, r.pid, a.value("sig-proxy", "true") == "true",
@@ -781,7 +781,10 @@ int cmd_ps(Context& ctx, const Args& a) {
       });
   std::vector<Row> kept;
   for (auto& r : rows) {
-    bool running = r.sp->status == ContainerStatus::Running || r.sp->status == ContainerStatus::Paused;
+    // docker's ps without -a: running, paused and restarting containers.
+    bool running = r.sp->status == ContainerStatus::Running || r.sp->status == ContainerStatus::Paused ||
+                   r.sp->status == ContainerStatus::Stopping ||
+                   (r.sp->status == ContainerStatus::Exited && r.sp->restarting);
     if (!all && !running) continue;
     if (filter.matches(*r.cp, *r.sp)) kept.push_back(r);
   }

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cstdlib>
 #include <map>
 #include <optional>
@@ -162,9 +163,9 @@ void replace_container(Context& ctx, const std::string& name) {
   emit_container_event(ctx.config(), "destroy", *id, c.name, c.image_name, c.labels);
 }
 
-void maybe_advise_linger(Context& ctx, const ContainerConfig& c) {
+void maybe_advise_linger(Context& ctx) {
   const Config& cfg = ctx.config();
-  if (!cfg.rootless || c.restart.name == "no") return;
+  if (!cfg.rootless) return;
   if (std::getenv("INVOCATION_ID")) return;  // started by systemd: a unit keeps it
   if (cfg.user_name.empty() || path_exists("/var/lib/systemd/linger/" + cfg.user_name)) return;
   // Once per boot (the run root is on a tmpfs).
@@ -174,8 +175,8 @@ void maybe_advise_linger(Context& ctx, const ContainerConfig& c) {
     write_file_atomic(marker, "", 0600, Sync::None);
   } catch (const Error&) {
   }
-  log::warn("user {} has no linger: this container (and its restart policy) ends when you log out; to keep it "
-            "running, run `loginctl enable-linger {}`",
+  log::warn("user {} has no linger: detached containers may be stopped when you log out, and their restart "
+            "policies are not applied at boot; to keep them running, run `loginctl enable-linger {}`",
             cfg.user_name, cfg.user_name);
 }
 
@@ -348,7 +349,13 @@ std::string self_exe() {
 std::vector<std::string> recreate_args(const ContainerConfig& c) {
   const std::vector<std::string>& argv = c.create_command;
   size_t i = 1;
-  while (i < argv.size() && argv[i].size() > 1 && argv[i][0] == '-') i++;  // global options
+  // Global options before the command (their values may be separate words).
+  while (i < argv.size() && argv[i].size() > 1 && argv[i][0] == '-') {
+    if (argv[i].rfind("--", 0) == 0 && argv[i].find('=') == std::string::npos)
+      for (const auto& o : global_options())
+        if ("--" + o.name == argv[i] && o.kind != OptKind::Bool) i++;
+    i++;
+  }
   if (i < argv.size() && argv[i] == "container") i++;
   if (i >= argv.size() || (argv[i] != "run" && argv[i] != "create"))
     throw Error(fmt::format("container {} has no recorded create command (it was created by an older den): "
@@ -379,6 +386,22 @@ std::vector<std::string> recreate_args(const ContainerConfig& c) {
   return out;
 }
 
+// The global options of this call that select the store (the container was
+// found there), with absolute paths, for the unit's Exec lines.
+std::vector<std::string> unit_global_args(const Context& ctx) {
+  const ConfigOverrides& ov = ctx.global.overrides;
+  auto absolute = [](const std::string& p) {
+    char real[PATH_MAX];
+    return ::realpath(p.c_str(), real) ? std::string(real) : p;
+  };
+  std::vector<std::string> g;
+  if (!ov.root.empty()) g.push_back("--root=" + absolute(ov.root));
+  if (!ov.runroot.empty()) g.push_back("--runroot=" + absolute(ov.runroot));
+  if (!ov.storage_driver.empty()) g.push_back("--storage-driver=" + ov.storage_driver);
+  if (!ov.cgroup_manager.empty()) g.push_back("--cgroup-manager=" + ov.cgroup_manager);
+  return g;
+}
+
 int cmd_generate_systemd(Context& ctx, const Args& a) {
   ContainerStore cs(ctx.store());
   std::string id = cs.resolve(a.positional[0]);
@@ -399,6 +422,7 @@ int cmd_generate_systemd(Context& ctx, const Args& a) {
   o.separator = a.value("separator", "-");
   o.header = !a.flag("no-header");
   o.den_path = self_exe();
+  o.global_args = unit_global_args(ctx);
   if (o.new_container) o.run_args = recreate_args(c);
   UnitFile u = generate_systemd_unit(c, o);
   if (a.flag("files")) {

@@ -17,9 +17,9 @@ std::vector<Option> service_create_options();
 void apply_service_flags(ContainerConfig& c, const Args& a, const Json& image_config);
 // --replace: removes the container of that name (stopping it first) if any.
 void replace_container(Context& ctx, const std::string& name);
-// `run -d` rootless, outside a unit, without linger and with a restart
-// policy: advice on `loginctl enable-linger` (once per boot).
-void maybe_advise_linger(Context& ctx, const ContainerConfig& c);
+// `run -d` rootless, outside a unit, without linger: advice on
+// `loginctl enable-linger` (once per boot).
+void maybe_advise_linger(Context& ctx);
 // Waits (at most timeout_ms) for the container's monitor, as recorded in
 // st, to exit.
 void wait_for_monitor_exit(const ContainerState& st, int timeout_ms);

@@ -51,7 +51,12 @@ UnitFile generate_systemd_unit(const ContainerConfig& c, const GenerateOptions& 
   u.name = o.prefix + o.separator + (o.use_name ? c.name : c.id) + ".service";
   int stop_timeout = o.stop_timeout >= 0 ? o.stop_timeout : c.stop_timeout;
   std::string stop_t = std::to_string(stop_timeout);
-  const std::string& den = o.den_path;
+  // Every Exec line: den, the store's global options, then the command.
+  auto den_cmd = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), o.global_args.begin(), o.global_args.end());
+    args.insert(args.begin(), o.den_path);
+    return systemd_command_line(args);
+  };
 
   std::string t;
   if (o.header) {
@@ -70,15 +75,15 @@ UnitFile generate_systemd_unit(const ContainerConfig& c, const GenerateOptions& 
   // Time for den's own stop (the container's timeout) and some slack.
   t += fmt::format("TimeoutStopSec={}\n", stop_timeout + 60);
   if (o.new_container) {
-    std::vector<std::string> run = {den, "run", "-d", "--replace", "--rm", "--sdnotify=conmon", "--name", c.name};
+    std::vector<std::string> run = {"run", "-d", "--replace", "--rm", "--sdnotify=conmon", "--name", c.name};
     run.insert(run.end(), o.run_args.begin(), o.run_args.end());
-    t += "ExecStart=" + systemd_command_line(run) + "\n";
+    t += "ExecStart=" + den_cmd(run) + "\n";
     // "-": a container already gone (it crashed, --rm removed it) is fine.
-    t += "ExecStop=-" + systemd_command_line({den, "stop", "-t", stop_t, c.name}) + "\n";
-    t += "ExecStopPost=-" + systemd_command_line({den, "rm", "-f", c.name}) + "\n";
+    t += "ExecStop=-" + den_cmd({"stop", "-t", stop_t, c.name}) + "\n";
+    t += "ExecStopPost=-" + den_cmd({"rm", "-f", c.name}) + "\n";
   } else {
-    t += "ExecStart=" + systemd_command_line({den, "start", c.name}) + "\n";
-    t += "ExecStop=-" + systemd_command_line({den, "stop", "-t", stop_t, c.name}) + "\n";
+    t += "ExecStart=" + den_cmd({"start", c.name}) + "\n";
+    t += "ExecStop=-" + den_cmd({"stop", "-t", stop_t, c.name}) + "\n";
   }
   t += "Type=notify\nNotifyAccess=all\n";
   t += "\n[Install]\nWantedBy=default.target\n";

@@ -262,6 +262,9 @@ PY
     wait_for 30 '[[ $("$DEN" inspect -f "{{.State.Restarting}} {{.RestartCount}}" rs) =~ ^true\ ([5-9]|[1-9][0-9])$ ]]'
     run_den ps -a --format '{{.Names}} {{.Status}}'
     assert_line_matches '^rs Restarting \(2\) .* ago$'
+    # docker's ps without -a lists restarting containers too.
+    run_den ps --format '{{.Names}} {{.Status}}'
+    assert_line_matches '^rs Restarting \(2\) .* ago$'
     run_den inspect -f '{{.State.Status}} {{.State.Restarting}}' rs
     assert_output "restarting true"
     run_den inspect -f '{{.RestartCount}}' rs
@@ -309,6 +312,27 @@ PY
     run_den generate systemd --restart-policy sometimes web
     assert_den_error 'invalid --restart-policy "sometimes"'
     run_den generate systemd nosuch
+    assert_den_error 'no such container'
+}
+
+@test "generate systemd --new keeps the store's global options on every Exec line" {
+    local den alt="$WORK/alt-store"
+    den=$(readlink -f "$DEN")
+    den --root "$alt" import "$(busybox_tar)" bb >/dev/null
+    den --root "$alt" create --network none --name web bb sleep 1000 >/dev/null
+    run_den --root "$alt" generate systemd --new --name web
+    assert_success
+    assert_output_contains "ExecStart=$den --root=$alt run -d --replace --rm --sdnotify=conmon --name web --network=none bb sleep 1000"
+    assert_output_contains "ExecStop=-$den --root=$alt stop -t 10 web"
+    assert_output_contains "ExecStopPost=-$den --root=$alt rm -f web"
+    # Global options before the command, value as a separate word, in the
+    # recorded create command: still parsed.
+    den --root "$alt" create --network none --name web2 bb true >/dev/null
+    run_den --root "$alt" generate systemd --new web2
+    assert_success
+    assert_output_contains "--root=$alt run -d --replace --rm --sdnotify=conmon --name web2 --network=none bb true"
+    # The default store has no such container.
+    run_den generate systemd web
     assert_den_error 'no such container'
 }
 
@@ -403,15 +427,18 @@ a2"
     assert_den_error 'requires at least 1 argument'
 }
 
-@test "run -d with a restart policy and no linger advises loginctl enable-linger, once" {
+@test "run -d without linger, outside a unit, advises loginctl enable-linger, once" {
     [[ ! -e /var/lib/systemd/linger/$(id -un) ]] || skip "this user has linger"
-    run_den run -d --network none --restart always bb sleep 1000
+    run_den run -d --network none bb sleep 1000
     assert_success
     assert_stderr_contains "loginctl enable-linger $(id -un)"
     run_den run -d --network none --restart always bb sleep 1000
     assert_success
     assert_stderr_empty
-    run_den run -d --network none bb sleep 1000
+    # Inside a systemd unit (INVOCATION_ID set) the unit keeps the container: no advice.
+    rm -f "$RUNROOT/linger-advice"
+    run_sh "INVOCATION_ID=0123 '$DEN' run -d --network none bb sleep 1000"
+    assert_success
     assert_stderr_empty
 }
 
