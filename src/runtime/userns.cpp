@@ -20,6 +20,7 @@
 #include "den/lock.h"
 #include "den/log.h"
 #include "den/strings.h"
+#include "cgroup_systemd.h"
 
 namespace den {
 
@@ -216,6 +217,22 @@ UniqueFd open_pause_userns(const Config& cfg, pid_t* pid_out = nullptr) {
   }
 }
 
+// Out of the caller's cgroup. Started from a systemd unit (a Quadlet
+// service, den-restart.service), den-pause would live in that unit's cgroup
+// and die when the unit stops, taking along the user namespace that every
+// later den call and container join must share; podman moves its pause
+// process into a scope for the same reason. Best effort: without systemd
+// it stays where it is.
+void move_pause_to_scope(pid_t pid) {
+  if (!systemd_manager_reachable()) return;
+  try {
+    systemd_start_scope(fmt::format("den-pause-{}.scope", pid), "user.slice", pid,
+                        "den's user namespace holder (den-pause)");
+  } catch (const Error& e) {
+    log::debug("den-pause stays in the caller's cgroup: {}", e.what());
+  }
+}
+
 UniqueFd start_pause_process(const Config& cfg) {
   log::Phase phase("userns: start the pause process");
   const std::string pid_file = pause_pid_file(cfg);
@@ -263,6 +280,7 @@ UniqueFd start_pause_process(const Config& cfg) {
     ::kill(pid, SIGKILL);
     throw;
   }
+  move_pause_to_scope(pid);
   int fd = ::open(fmt::format("/proc/{}/ns/user", pid).c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw sys_error("open the user namespace of den's pause process");
   log::debug("started den-pause (pid {})", pid);

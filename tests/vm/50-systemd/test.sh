@@ -115,8 +115,14 @@ check "daemon-reload ran the generator: q1.service" test -f "$G/q1.service"
 check "no unit for the file with an unknown key" test ! -e "$G/bad.service"
 check "the generator's error names the file and line" \
     sh -c "'$DEN' quadlet generate --user /tmp/qgen 2>&1 | grep -q 'bad.container:3: unknown key \"Colour\"'"
+# No den-pause yet: the unit's den starts it, and must put it in a scope of
+# its own, or stopping the unit would kill the user namespace with it.
+"$DEN" system migrate >/dev/null 2>&1
 check "systemctl --user start q1.service (Type=notify)" sc start q1.service
 qpid=$(running_pid systemd-q1)
+pause_pid=$(cut -d' ' -f1 "$XDG_RUNTIME_DIR/den/pause.pid" 2>/dev/null)
+check "den-pause started by the unit lives in a den-pause-*.scope, not in q1.service" \
+    sh -c "grep -q '/den-pause-[0-9]*\.scope\$' /proc/${pause_pid:-0}/cgroup || { cat /proc/${pause_pid:-0}/cgroup; false; }"
 check "the Quadlet container runs, in the unit's cgroup" in_unit_cgroup "${qpid:-0}" q1.service
 check "kill -9: the Quadlet unit restarts the container" \
     sh -c "kill -9 ${qpid:-0}"
@@ -124,6 +130,7 @@ check "a new container process after the restart" \
     wait_for 90 '[[ -n $(running_pid systemd-q1) && $(running_pid systemd-q1) != "$qpid" && $(sc is-active q1.service) == active ]]'
 check "systemctl --user stop q1.service" sc stop q1.service
 check "q1.service is inactive (not failed), its container removed" stopped_clean q1.service systemd-q1
+check "den-pause outlived q1.service" sh -c "test \"\$(cat /proc/${pause_pid:-0}/comm)\" = den-pause"
 
 # Notify=healthy: the unit is started only once the health check passes
 # (the service writes /tmp/up after 3 s).
