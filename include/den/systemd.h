@@ -81,21 +81,26 @@ std::vector<IniSection> parse_unit_file(const std::string& file, const std::stri
 // Splits a value into words as systemd does (quotes, backslash escapes).
 std::vector<std::string> split_unit_words(const std::string& value);
 
-// Converts one Quadlet file (.container, .volume, .network) to a service
-// unit. `file` is its path (used in errors as FILE:LINE and in SourcePath=).
-// Throws Errc::Invalid naming the file and line for unknown keys, a missing
-// Image= and other bad input; Errc::Unsupported for .pod and .kube.
-UnitFile quadlet_convert(const std::string& file, const std::string& text, const std::string& den_path);
+struct QuadletFile {
+  std::string name;  // "web.container"
+  std::string path;
+};
+
+// Converts one Quadlet file (.container, .volume, .network, .pod, .kube) to
+// a service unit. `file` is its path (used in errors as FILE:LINE and in
+// SourcePath=). `all`, the Quadlet files found with it, resolves references
+// (Network=x.network, Volume=x.volume:/d, Pod=x.pod) to the names their
+// files give and finds a pod's member containers; without it the default
+// names (systemd-x) are used. Throws Errc::Invalid naming the file and line
+// for unknown keys, a missing Image=/Yaml= and other bad input.
+UnitFile quadlet_convert(const std::string& file, const std::string& text, const std::string& den_path,
+                         const std::vector<QuadletFile>* all = nullptr);
 
 // Where Quadlet files are looked for: rootless ~/.config/containers/systemd
 // ($XDG_CONFIG_HOME), /etc/containers/systemd/users/$UID,
 // /etc/containers/systemd/users; as root /etc/containers/systemd,
 // /usr/share/containers/systemd. The first file of a name wins.
 std::vector<std::string> quadlet_dirs(bool user);
-struct QuadletFile {
-  std::string name;  // "web.container"
-  std::string path;
-};
 std::vector<QuadletFile> find_quadlet_files(bool user);
 // The service unit name a Quadlet file becomes: web.container ->
 // web.service, data.volume -> data-volume.service.

@@ -475,9 +475,10 @@ int cmd_quadlet_generate(Context&, const Args& a) {
   std::string den = a.value("den-path", self_exe());
   int rc = 0;
   std::string printed;
-  for (const auto& f : find_quadlet_files(user)) {
+  const std::vector<QuadletFile> files = find_quadlet_files(user);
+  for (const auto& f : files) {
     try {
-      UnitFile u = quadlet_convert(f.path, read_file(f.path), den);
+      UnitFile u = quadlet_convert(f.path, read_file(f.path), den, &files);
       if (dry) {
         printed += "---" + u.name + "---\n" + u.text + "\n";
         continue;

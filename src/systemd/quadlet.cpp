@@ -111,12 +111,68 @@ bool is_passthrough(const std::string& s) {
 }
 
 struct Converted {
+  std::vector<std::string> global;       // GlobalArgs=: between den and the command
+  std::vector<std::string> start_pre;    // ExecStartPre= (den arguments)
   std::vector<std::string> run;          // den arguments after the binary
   std::string type = "notify";           // Type=
   bool remain_after_exit = false;
   std::vector<std::string> stop, stop_post;
   std::vector<std::string> extra_service;  // extra [Service] lines
+  std::vector<std::string> extra_unit;     // extra [Unit] lines (dependencies on other Quadlet units)
 };
+
+// What a file's references to other Quadlet files (Network=x.network,
+// Volume=x.volume:/dir, Pod=x.pod) resolve to: the object's name (the
+// referenced file's NetworkName=/VolumeName=/PodName=, else systemd-x, as
+// podman's Quadlet) and a dependency on the unit that creates it.
+class References {
+ public:
+  References(const std::vector<QuadletFile>* all, Converted& c) : all_(all), c_(c) {}
+
+  // "x.network" -> "systemd-x" (or its NetworkName=), adding Requires= and
+  // After= on x-network.service; other values are returned unchanged.
+  std::string resolve(const std::string& value, const std::string& ext, bool bind = false) {
+    std::string suffix = "." + ext;
+    if (value.size() <= suffix.size() || value.compare(value.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return value;
+    std::string unit = quadlet_unit_name(value);
+    c_.extra_unit.push_back((bind ? "BindsTo=" : "Requires=") + unit);
+    c_.extra_unit.push_back("After=" + unit);
+    return name_of(value, ext);
+  }
+
+  // The name the object of Quadlet file `file_name` gets.
+  std::string name_of(const std::string& file_name, const std::string& ext) const {
+    std::string base = file_name.substr(0, file_name.size() - ext.size() - 1);
+    std::string key = ext == "network" ? "NetworkName" : ext == "volume" ? "VolumeName" : "PodName";
+    std::string section = ext == "network" ? "Network" : ext == "volume" ? "Volume" : "Pod";
+    if (all_)
+      for (const auto& f : *all_) {
+        if (f.name != file_name) continue;
+        try {
+          for (const auto& s : parse_unit_file(f.path, read_file(f.path)))
+            if (s.name == section)
+              for (const auto& e : s.entries)
+                if (e.key == key && !e.value.empty()) return e.value;
+        } catch (const Error&) {
+          // A broken file gets no unit of its own; the default name stays.
+        }
+      }
+    return "systemd-" + base;
+  }
+
+ private:
+  const std::vector<QuadletFile>* all_;
+  Converted& c_;
+};
+
+std::vector<std::string> words_at(const std::string& file, const IniEntry& e) {
+  try {
+    return split_unit_words(e.value);
+  } catch (const Error& err) {
+    throw at(file, e.line, err.message());
+  }
+}
 
 // [Container] key -> den run flag (each value one flag).
 const std::map<std::string, std::string>& simple_flags() {
@@ -130,13 +186,15 @@ const std::map<std::string, std::string>& simple_flags() {
       {"HealthTimeout", "--health-timeout"}, {"HealthOnFailure", "--health-on-failure"},
       {"LogDriver", "--log-driver"},   {"ShmSize", "--shm-size"},      {"StopSignal", "--stop-signal"},
       {"StopTimeout", "--stop-timeout"}, {"Pull", "--pull"},            {"Entrypoint", "--entrypoint"},
-      {"Mount", "--mount"},
+      {"Mount", "--mount"},            {"AddHost", "--add-host"},      {"DNS", "--dns"},
+      {"DNSSearch", "--dns-search"},   {"DNSOption", "--dns-option"},  {"ExposeHostPort", "--expose"},
   };
   return m;
 }
 
-Converted convert_container(const std::string& file, const IniSection& s) {
+Converted convert_container(const std::string& file, const IniSection& s, const std::vector<QuadletFile>* all) {
   Converted c;
+  References refs(all, c);
   std::string image, name = "systemd-%N";
   std::vector<std::string> exec, flags, den_args;
   bool notify_container = false, notify_healthy = false;
@@ -148,9 +206,25 @@ Converted convert_container(const std::string& file, const IniSection& s) {
       // and Annotation take KEY=VALUE words, the rest one value each.
       if (e.key == "Label" || e.key == "Annotation" || e.key == "AddCapability" || e.key == "DropCapability") {
         for (const auto& w : split_unit_words(e.value)) flags.push_back(it->second + "=" + w);
+      } else if (e.key == "Network") {
+        flags.push_back(it->second + "=" + refs.resolve(e.value, "network"));
+      } else if (e.key == "Volume") {
+        // SOURCE:DEST[:OPTS], where SOURCE may be a .volume file.
+        auto colon = e.value.find(':');
+        std::string source = colon == std::string::npos ? "" : e.value.substr(0, colon);
+        std::string rest = colon == std::string::npos ? e.value : e.value.substr(colon);
+        flags.push_back(it->second + "=" + refs.resolve(source, "volume") + rest);
       } else {
         flags.push_back(it->second + "=" + e.value);
       }
+    } else if (e.key == "Pod") {
+      // Pod=x.pod: a member of the pod that x.pod's unit creates; this
+      // unit is bound to that one (stops with it, starts after it).
+      if (e.value.size() <= 4 || e.value.compare(e.value.size() - 4, 4, ".pod") != 0)
+        throw at(file, e.line, fmt::format("Pod={}: name a .pod Quadlet file, as in Pod=web.pod", e.value));
+      flags.push_back("--pod=" + refs.resolve(e.value, "pod", true));
+    } else if (e.key == "GlobalArgs") {
+      for (const auto& w : words_at(file, e)) c.global.push_back(w);
     } else if (e.key == "Image") {
       image = e.value;
     } else if (e.key == "ContainerName") {
@@ -220,11 +294,14 @@ Converted convert_container(const std::string& file, const IniSection& s) {
 Converted convert_object(const std::string& file, const IniSection& s, const std::string& kind) {
   Converted c;
   std::string name_key = kind == "volume" ? "VolumeName" : "NetworkName";
-  std::string name = "systemd-%N";
+  std::string base = basename_of(file);
+  std::string name = "systemd-" + base.substr(0, base.size() - kind.size() - 1);
   std::vector<std::string> flags;
   for (const auto& e : s.entries) {
     if (e.key == name_key) {
       name = e.value;
+    } else if (e.key == "GlobalArgs") {
+      for (const auto& w : words_at(file, e)) c.global.push_back(w);
     } else if (e.key == "Label") {
       for (const auto& w : split_unit_words(e.value)) flags.push_back("--label=" + w);
     } else if (kind == "volume" && (e.key == "Driver" || e.key == "Options" || e.key == "Type" || e.key == "Device")) {
@@ -254,17 +331,137 @@ Converted convert_object(const std::string& file, const IniSection& s, const std
   return c;
 }
 
+// .pod: podman's shape. ExecStartPre creates the pod (--replace, so a
+// leftover of a crash does not block it), ExecStart starts it, and systemd
+// follows the infra container's monitor (Type=forking, PIDFile). With
+// --exit-policy=stop the pod, and so the unit, ends when its last container
+// exits. The containers naming it with Pod= are wanted by and started after
+// this unit.
+Converted convert_pod(const std::string& file, const IniSection& s, const std::vector<QuadletFile>* all) {
+  Converted c;
+  References refs(all, c);
+  std::string base = basename_of(file);
+  std::string name = refs.name_of(base, "pod");
+  std::string exit_policy = "stop";
+  std::vector<std::string> flags, den_args;
+  static const std::map<std::string, std::string> keys = {
+      {"PublishPort", "--publish"}, {"Label", "--label"}, {"AddHost", "--add-host"},
+      {"DNS", "--dns"},             {"HostName", "--hostname"},
+  };
+  for (const auto& e : s.entries) {
+    auto it = keys.find(e.key);
+    if (it != keys.end()) {
+      if (e.key == "Label") {
+        for (const auto& w : words_at(file, e)) flags.push_back("--label=" + w);
+      } else if (!e.value.empty()) {
+        flags.push_back(it->second + "=" + e.value);
+      }
+    } else if (e.key == "PodName") {
+      // Already taken by name_of (which reads the same file).
+    } else if (e.key == "Network") {
+      flags.push_back("--network=" + refs.resolve(e.value, "network"));
+    } else if (e.key == "ExitPolicy") {
+      if (e.value != "stop" && e.value != "continue")
+        throw at(file, e.line, fmt::format("ExitPolicy={}: use stop or continue", e.value));
+      exit_policy = e.value;
+    } else if (e.key == "GlobalArgs") {
+      for (const auto& w : words_at(file, e)) c.global.push_back(w);
+    } else if (e.key == "PodmanArgs" || e.key == "DenArgs") {
+      for (const auto& w : words_at(file, e)) den_args.push_back(w);
+    } else {
+      throw at(file, e.line, fmt::format("unknown key \"{}\" in [Pod]", e.key));
+    }
+  }
+  if (all) {
+    // The member containers: Wants= and Before= them, as podman's Quadlet.
+    for (const auto& f : *all) {
+      if (f.name.size() < 11 || f.name.compare(f.name.size() - 10, 10, ".container") != 0) continue;
+      try {
+        for (const auto& sec : parse_unit_file(f.path, read_file(f.path)))
+          if (sec.name == "Container")
+            for (const auto& e : sec.entries)
+              if (e.key == "Pod" && e.value == base) {
+                c.extra_unit.push_back("Wants=" + quadlet_unit_name(f.name));
+                c.extra_unit.push_back("Before=" + quadlet_unit_name(f.name));
+              }
+      } catch (const Error&) {
+        // That file's own conversion reports it.
+      }
+    }
+  }
+  const std::string id_file = "--pod-id-file=%t/%N.pod-id";
+  c.start_pre = {"pod", "create", "--infra-conmon-pidfile=%t/%N.pid", id_file, "--exit-policy=" + exit_policy,
+                 "--replace", "--name=" + name};
+  c.start_pre.insert(c.start_pre.end(), flags.begin(), flags.end());
+  c.start_pre.insert(c.start_pre.end(), den_args.begin(), den_args.end());
+  c.run = {"pod", "start", id_file};
+  c.stop = {"pod", "stop", id_file, "--ignore", "-t", "10"};
+  c.stop_post = {"pod", "rm", id_file, "--ignore", "--force"};
+  c.type = "forking";
+  c.extra_service = {"SyslogIdentifier=%N", "Restart=on-failure", "PIDFile=%t/%N.pid"};
+  return c;
+}
+
+// .kube: `den kube play --replace --service-container=true` in a notify
+// unit (den sends READY=1 once the pods run), `kube down` when it stops.
+Converted convert_kube(const std::string& file, const IniSection& s, const std::vector<QuadletFile>* all) {
+  Converted c;
+  References refs(all, c);
+  std::string yaml, workdir_from;
+  bool down_force = false;
+  std::vector<std::string> flags, den_args;
+  for (const auto& e : s.entries) {
+    if (e.key == "Yaml") {
+      yaml = e.value;
+    } else if (e.key == "PublishPort") {
+      if (!e.value.empty()) flags.push_back("--publish=" + e.value);
+    } else if (e.key == "Network") {
+      flags.push_back("--network=" + refs.resolve(e.value, "network"));
+    } else if (e.key == "KubeDownForce") {
+      down_force = parse_bool(file, e);
+    } else if (e.key == "SetWorkingDirectory") {
+      if (e.value != "yaml" && e.value != "unit")
+        throw at(file, e.line, fmt::format("SetWorkingDirectory={}: use yaml or unit", e.value));
+      workdir_from = e.value;
+    } else if (e.key == "GlobalArgs") {
+      for (const auto& w : words_at(file, e)) c.global.push_back(w);
+    } else if (e.key == "PodmanArgs" || e.key == "DenArgs") {
+      for (const auto& w : words_at(file, e)) den_args.push_back(w);
+    } else {
+      throw at(file, e.line, fmt::format("unknown key \"{}\" in [Kube]", e.key));
+    }
+  }
+  if (yaml.empty()) throw at(file, s.line, "[Kube] has no Yaml= (the Kubernetes YAML file to play is required)");
+  // Relative to the Quadlet file's directory.
+  std::string dir = file.substr(0, file.rfind('/') == std::string::npos ? 0 : file.rfind('/'));
+  if (yaml[0] != '/' && yaml[0] != '%' && !dir.empty()) yaml = dir + "/" + yaml;
+  c.run = {"kube", "play", "--replace", "--service-container=true"};
+  c.run.insert(c.run.end(), flags.begin(), flags.end());
+  c.run.insert(c.run.end(), den_args.begin(), den_args.end());
+  c.run.push_back(yaml);
+  c.stop_post = {"kube", "down"};
+  if (down_force) c.stop_post.push_back("--force");
+  c.stop_post.push_back(yaml);
+  c.extra_service = {"KillMode=mixed", "SyslogIdentifier=%N"};
+  if (workdir_from == "yaml") c.extra_service.push_back("WorkingDirectory=" + yaml.substr(0, yaml.rfind('/')));
+  if (workdir_from == "unit" && !dir.empty()) c.extra_service.push_back("WorkingDirectory=" + dir);
+  return c;
+}
+
 }  // namespace
 
-UnitFile quadlet_convert(const std::string& file, const std::string& text, const std::string& den_path) {
+UnitFile quadlet_convert(const std::string& file, const std::string& text, const std::string& den_path,
+                         const std::vector<QuadletFile>* all) {
   std::string base = basename_of(file);
   auto dot = base.rfind('.');
   std::string ext = dot == std::string::npos ? "" : base.substr(dot + 1);
-  if (ext == "pod" || ext == "kube")
-    throw Error(fmt::format("{}: .{} Quadlet files are not supported by den yet", file, ext), Errc::Unsupported);
-  if (ext != "container" && ext != "volume" && ext != "network")
-    throw Error(fmt::format("{}: not a Quadlet file (use .container, .volume or .network)", file), Errc::Invalid);
-  std::string type_section = ext == "container" ? "Container" : ext == "volume" ? "Volume" : "Network";
+  static const std::map<std::string, std::string> kinds = {
+      {"container", "Container"}, {"volume", "Volume"}, {"network", "Network"}, {"pod", "Pod"}, {"kube", "Kube"}};
+  auto known = kinds.find(ext);
+  if (known == kinds.end())
+    throw Error(fmt::format("{}: not a Quadlet file (use .container, .volume, .network, .pod or .kube)", file),
+                Errc::Invalid);
+  const std::string& type_section = known->second;
   std::vector<IniSection> sections = parse_unit_file(file, text);
   const IniSection* main = nullptr;
   for (const auto& s : sections) {
@@ -278,7 +475,10 @@ UnitFile quadlet_convert(const std::string& file, const std::string& text, const
     }
   }
   if (!main) throw at(file, 1, fmt::format("no [{}] section", type_section));
-  Converted c = ext == "container" ? convert_container(file, *main) : convert_object(file, *main, ext);
+  Converted c = ext == "container" ? convert_container(file, *main, all)
+                : ext == "pod"       ? convert_pod(file, *main, all)
+                : ext == "kube"      ? convert_kube(file, *main, all)
+                                     : convert_object(file, *main, ext);
 
   auto section_lines = [&](const std::string& name) {
     std::string out;
@@ -288,6 +488,7 @@ UnitFile quadlet_convert(const std::string& file, const std::string& text, const
     return out;
   };
   auto with_den = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), c.global.begin(), c.global.end());
     args.insert(args.begin(), den_path);
     return systemd_command_line(args, true);
   };
@@ -296,6 +497,7 @@ UnitFile quadlet_convert(const std::string& file, const std::string& text, const
   std::string t = "# Automatically generated by den quadlet from " + file + "\n\n[Unit]\n";
   t += section_lines("Unit");
   t += "SourcePath=" + file + "\nRequiresMountsFor=%t\n";
+  for (const auto& l : c.extra_unit) t += l + "\n";
   t += "\n[X-" + type_section + "]\n" + section_lines(type_section);
   t += "\n[Service]\n";
   t += "Environment=DEN_SYSTEMD_UNIT=%n\n";
@@ -303,6 +505,7 @@ UnitFile quadlet_convert(const std::string& file, const std::string& text, const
   t += "Type=" + c.type + "\n";
   if (c.type == "notify") t += "NotifyAccess=all\n";
   if (c.remain_after_exit) t += "RemainAfterExit=yes\n";
+  if (!c.start_pre.empty()) t += "ExecStartPre=" + with_den(c.start_pre) + "\n";
   t += "ExecStart=" + with_den(c.run) + "\n";
   if (!c.stop.empty()) t += "ExecStop=-" + with_den(c.stop) + "\n";
   if (!c.stop_post.empty()) t += "ExecStopPost=-" + with_den(c.stop_post) + "\n";

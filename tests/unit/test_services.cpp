@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "den/error.h"
@@ -62,7 +63,11 @@ TEST_CASE("quadlet: errors name the file and line", "[quadlet]") {
         "/q/e.container:3: ReadOnly=maybe: not a boolean (use true or false)");
   CHECK(err("/q/f.container", "[Container\nImage=bb\n") == "/q/f.container:1: invalid section header \"[Container\"");
   CHECK(err("/q/g.container", "[Contianer]\nImage=bb\n").find("/q/g.container:1: unknown section [Contianer]") == 0);
-  CHECK(err("/q/h.kube", "[Kube]\nYaml=x\n") == "/q/h.kube: .kube Quadlet files are not supported by den yet");
+  CHECK(err("/q/h.kube", "[Kube]\nPublishPort=8080:80\n") ==
+        "/q/h.kube:1: [Kube] has no Yaml= (the Kubernetes YAML file to play is required)");
+  CHECK(err("/q/i.pod", "[Pod]\nPodName=p\nColour=red\n") == "/q/i.pod:3: unknown key \"Colour\" in [Pod]");
+  CHECK(err("/q/j.container", "[Container]\nImage=bb\nPod=web\n") ==
+        "/q/j.container:3: Pod=web: name a .pod Quadlet file, as in Pod=web.pod");
   CHECK(err("/q/i.container", "[Container]\nImage=bb\nExec=sh -c \"unterminated\n").find("/q/i.container:3: "
                                                                                       "unterminated quote") == 0);
 }
@@ -74,7 +79,7 @@ TEST_CASE("quadlet: .volume and .network become oneshot units", "[quadlet]") {
         std::string::npos);
   UnitFile n = quadlet_convert("/q/net.network", "[Network]\nSubnet=10.9.0.0/24\n", "den");
   CHECK(n.name == "net-network.service");
-  CHECK(n.text.find("ExecStart=den network create --ignore --subnet=10.9.0.0/24 systemd-%N\n") != std::string::npos);
+  CHECK(n.text.find("ExecStart=den network create --ignore --subnet=10.9.0.0/24 systemd-net\n") != std::string::npos);
 }
 
 TEST_CASE("systemd quoting and word splitting round-trip", "[quadlet]") {
@@ -229,4 +234,64 @@ TEST_CASE("events: written, read back in order, rotated by size", "[events]") {
   });
   CHECK(seen == std::vector<std::string>{"id0", "id1", "id2", "bb"});
   CHECK(format_event_line(e4) == "1970-01-01T00:00:00.000002000Z image pull bb");
+}
+
+// ---- Quadlet .pod, .kube and references between files -------------------------------
+
+TEST_CASE("quadlet: .pod, its member containers, .network and .volume references", "[quadlet]") {
+  char tmpl[] = "/tmp/den-quadlet-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl) != nullptr);
+  std::string d = tmpl;
+  auto put = [&](const std::string& name, const std::string& text) {
+    write_file_atomic(d + "/" + name, text, 0644, Sync::None);
+    return QuadletFile{name, d + "/" + name};
+  };
+  std::vector<QuadletFile> all = {
+      put("web.pod", "[Pod]\nPodName=webpod\nPublishPort=8080:80\nNetwork=lan.network\nLabel=a=b c=d\n"),
+      put("app.container", "[Container]\nImage=bb\nPod=web.pod\nVolume=data.volume:/data:ro\n"),
+      put("db.container", "[Container]\nImage=bb\nPod=web.pod\nNetwork=other.network\n"),
+      put("lan.network", "[Network]\nNetworkName=lan0\n"),
+      put("data.volume", "[Volume]\n"),
+  };
+  UnitFile pod = quadlet_convert(all[0].path, read_file(all[0].path), "den", &all);
+  CHECK(pod.name == "web-pod.service");
+  CHECK(pod.text.find("ExecStartPre=den pod create --infra-conmon-pidfile=%t/%N.pid --pod-id-file=%t/%N.pod-id "
+                      "--exit-policy=stop --replace --name=webpod --publish=8080:80 --network=lan0 --label=a=b "
+                      "--label=c=d\n") != std::string::npos);
+  CHECK(pod.text.find("ExecStart=den pod start --pod-id-file=%t/%N.pod-id\n") != std::string::npos);
+  CHECK(pod.text.find("ExecStop=-den pod stop --pod-id-file=%t/%N.pod-id --ignore -t 10\n") != std::string::npos);
+  CHECK(pod.text.find("ExecStopPost=-den pod rm --pod-id-file=%t/%N.pod-id --ignore --force\n") !=
+        std::string::npos);
+  CHECK(pod.text.find("Type=forking\n") != std::string::npos);
+  CHECK(pod.text.find("PIDFile=%t/%N.pid\n") != std::string::npos);
+  CHECK(pod.text.find("Requires=lan-network.service\nAfter=lan-network.service\n") != std::string::npos);
+  CHECK(pod.text.find("Wants=app.service\nBefore=app.service\n") != std::string::npos);
+  CHECK(pod.text.find("Wants=db.service\nBefore=db.service\n") != std::string::npos);
+
+  UnitFile app = quadlet_convert(all[1].path, read_file(all[1].path), "den", &all);
+  CHECK(app.text.find("--pod=webpod --volume=systemd-data:/data:ro bb\n") != std::string::npos);
+  CHECK(app.text.find("BindsTo=web-pod.service\nAfter=web-pod.service\n") != std::string::npos);
+  CHECK(app.text.find("Requires=data-volume.service\nAfter=data-volume.service\n") != std::string::npos);
+  UnitFile db = quadlet_convert(all[2].path, read_file(all[2].path), "den", &all);
+  // A .network file that does not exist: the default name and unit.
+  CHECK(db.text.find("--network=systemd-other bb\n") != std::string::npos);
+  CHECK(db.text.find("Requires=other-network.service\n") != std::string::npos);
+  UnitFile vol = quadlet_convert(all[4].path, read_file(all[4].path), "den", &all);
+  CHECK(vol.text.find("ExecStart=den volume create --ignore systemd-data\n") != std::string::npos);
+  for (const auto& f : all) ::unlink(f.path.c_str());
+  ::rmdir(d.c_str());
+}
+
+TEST_CASE("quadlet: .kube plays the YAML in a notify unit", "[quadlet]") {
+  UnitFile k = quadlet_convert("/q/app.kube",
+                               "[Kube]\nYaml=app.yaml\nPublishPort=8080:80\nKubeDownForce=true\n"
+                               "SetWorkingDirectory=yaml\nGlobalArgs=--log-level=debug\n",
+                               "den");
+  CHECK(k.name == "app-kube.service");
+  CHECK(k.text.find("ExecStart=den --log-level=debug kube play --replace --service-container=true "
+                    "--publish=8080:80 /q/app.yaml\n") != std::string::npos);
+  CHECK(k.text.find("ExecStopPost=-den --log-level=debug kube down --force /q/app.yaml\n") != std::string::npos);
+  CHECK(k.text.find("Type=notify\nNotifyAccess=all\n") != std::string::npos);
+  CHECK(k.text.find("WorkingDirectory=/q\n") != std::string::npos);
+  CHECK(k.text.find("KillMode=mixed\n") != std::string::npos);
 }
