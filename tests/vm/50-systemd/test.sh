@@ -157,5 +157,85 @@ check "Notify=healthy: systemctl --user start returns once the health check pass
 check "q2.service is active" is "$(sc is-active q2.service)" active
 check "systemctl --user stop q2.service" sc stop q2.service
 
+# ---- auto-update, for real: a newer local image restarts the unit -------------------
+cat >~/.config/containers/systemd/q3.container <<'Q'
+[Container]
+Image=bb
+Exec=sleep 100000
+Network=none
+StopTimeout=2
+AutoUpdate=local
+Q
+sc daemon-reload
+check "systemctl --user start q3.service (AutoUpdate=local)" sc start q3.service
+old_image=$("$DEN" inspect -f '{{.Image}}' systemd-q3 2>/dev/null)
+check "a newer bb image" sh -c "'$DEN' import -m v2 ~/bb.tar bb >/dev/null"
+au_out=$("$DEN" auto-update --format '{{.Unit}} {{.Policy}} {{.Updated}}' 2>&1)
+check "auto-update restarts q3.service: UPDATED true" is "$au_out" "q3.service local true"
+check "q3.service is active again, its container on the new image" \
+    sh -c "test \"\$(systemctl --user is-active q3.service)\" = active &&
+           new=\$('$DEN' inspect -f '{{.Image}}' systemd-q3) && test -n \"\$new\" && test \"\$new\" != '$old_image'"
+check "a second auto-update has nothing to do" \
+    is "$("$DEN" auto-update --format '{{.Unit}} {{.Updated}}' 2>&1)" "q3.service false"
+check "systemctl --user stop q3.service" sc stop q3.service
+
+# ---- Quadlet .pod: a pod unit and two member containers -----------------------------
+cat >~/.config/containers/systemd/web.pod <<'Q'
+[Pod]
+PodName=webpod
+Network=none
+Q
+for m in app db; do
+    printf '[Container]\nImage=bb\nExec=sleep 100000\nPod=web.pod\nStopTimeout=2\n' \
+        >~/.config/containers/systemd/$m.container
+done
+sc daemon-reload
+check "daemon-reload: web-pod.service, app.service, db.service" \
+    sh -c "test -f '$G/web-pod.service' && test -f '$G/app.service' && test -f '$G/db.service'"
+check "systemctl --user start web-pod.service starts the pod and its members (Wants=)" \
+    sh -c "systemctl --user start web-pod.service &&
+           for u in app db; do i=0; until test \"\$(systemctl --user is-active \$u.service)\" = active; do
+               i=\$((i+1)); test \$i -lt 60 || exit 1; sleep 0.5; done; done"
+check "den pod ps: webpod Running with 3 containers" \
+    sh -c "'$DEN' pod ps --format '{{.Name}} {{.Status}} {{.NumberOfContainers}}' | grep -qx 'webpod Running 3'"
+apid=$(running_pid systemd-app)
+check "the member runs in the pod and in its own unit's cgroup" \
+    sh -c "test \"\$('$DEN' inspect -f '{{.Pod}}' systemd-app)\" = \"\$('$DEN' pod inspect -f '{{.Id}}' webpod)\" &&
+           grep -q '/app.service\$' /proc/${apid:-0}/cgroup"
+check "web-pod.service is Type=forking and follows the infra container's monitor" \
+    sh -c "test \"\$(systemctl --user show -p Type --value web-pod.service)\" = forking &&
+           test \"\$(cat /proc/\$(systemctl --user show -p MainPID --value web-pod.service)/comm)\" = den-monitor"
+check "systemctl --user stop web-pod.service stops the members too (BindsTo=)" \
+    sh -c "systemctl --user stop web-pod.service && test \"\$(systemctl --user is-active app.service)\" != active &&
+           test \"\$(systemctl --user is-active db.service)\" != active"
+check "the pod and its containers are gone" \
+    sh -c "test -z \"\$('$DEN' pod ps -q)\" && test -z \"\$('$DEN' ps -aq)\""
+
+# ---- Quadlet .kube: kube play in a notify unit ----------------------------------------
+cat >~/app.yaml <<'Y'
+apiVersion: v1
+kind: Pod
+metadata:
+  name: kubeapp
+spec:
+  restartPolicy: Always
+  containers:
+  - name: main
+    image: bb
+    command: ["sleep", "100000"]
+Y
+printf '[Kube]\nYaml=%s/app.yaml\n' "$HOME" >~/.config/containers/systemd/app.kube
+sc daemon-reload
+check "systemctl --user start app-kube.service (Type=notify: returns once the pod runs)" \
+    sh -c "systemctl --user start app-kube.service && test -n \"\$('$DEN' inspect -f '{{if .State.Running}}{{.State.Pid}}{{end}}' kubeapp-main)\""
+kpid=$(running_pid kubeapp-main)
+check "the kube container's process is in app-kube.service's cgroup" in_unit_cgroup "${kpid:-0}" app-kube.service
+check "kill -9 of its main process: the pod's restart policy brings it back" \
+    sh -c "kill -9 ${kpid:-0}"
+check "a new kube container process" \
+    wait_for 60 '[[ -n $(running_pid kubeapp-main) && $(running_pid kubeapp-main) != "$kpid" ]]'
+check "systemctl --user stop app-kube.service: kube down removes the pod" \
+    sh -c "systemctl --user stop app-kube.service && test -z \"\$('$DEN' pod ps -q)\" && test -z \"\$('$DEN' ps -aq)\""
+
 echo "1..$n"
 exit $((failed > 0))
