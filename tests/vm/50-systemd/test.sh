@@ -231,7 +231,7 @@ check "systemctl --user start app-kube.service (Type=notify: returns once the po
 kpid=$(running_pid kubeapp-main)
 check "the kube container's process is in app-kube.service's cgroup" in_unit_cgroup "${kpid:-0}" app-kube.service
 check "kill -9 of its main process: the pod's restart policy brings it back" \
-    sh -c "kill -9 ${kpid:-0}"
+    sh -c "kill -9 ${kpid:-999999999}"
 check "a new kube container process" \
     wait_for 60 '[[ -n $(running_pid kubeapp-main) && $(running_pid kubeapp-main) != "$kpid" ]]'
 check "systemctl --user stop app-kube.service: kube down removes the pod" \
