@@ -81,7 +81,7 @@ check "systemctl --user status lists the container's process" sh -c "systemctl -
 check "the user has linger: the unit belongs to user@UID.service, not to a login session" \
     sh -c "test -e /var/lib/systemd/linger/\$(id -un) && grep -q 'user@[0-9]*.service/' /proc/${pid1:-0}/cgroup &&
            ! grep -q 'session-' /proc/${pid1:-0}/cgroup"
-check "kill -9 of the container's main process" kill -9 "${pid1:-0}"
+check "kill -9 of the container's main process" kill -9 "${pid1:-999999999}"
 check "systemd restarts it (Restart=on-failure): a new container process" \
     wait_for 90 '[[ -n $(running_pid web) && $(running_pid web) != "$pid1" && $(sc is-active $U) == active ]]'
 check "NRestarts counts it" sh -c "test \"\$(systemctl --user show -p NRestarts --value $U)\" -ge 1"
@@ -125,7 +125,7 @@ check "den-pause started by the unit lives in a den-pause-*.scope, not in q1.ser
     sh -c "grep -q '/den-pause-[0-9]*\.scope\$' /proc/${pause_pid:-0}/cgroup || { cat /proc/${pause_pid:-0}/cgroup; false; }"
 check "the Quadlet container runs, in the unit's cgroup" in_unit_cgroup "${qpid:-0}" q1.service
 check "kill -9: the Quadlet unit restarts the container" \
-    sh -c "kill -9 ${qpid:-0}"
+    sh -c "kill -9 ${qpid:-999999999}"
 check "a new container process after the restart" \
     wait_for 90 '[[ -n $(running_pid systemd-q1) && $(running_pid systemd-q1) != "$qpid" && $(sc is-active q1.service) == active ]]'
 check "systemctl --user stop q1.service" sc stop q1.service
