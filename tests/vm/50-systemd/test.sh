@@ -128,6 +128,20 @@ check "kill -9: the Quadlet unit restarts the container" \
     sh -c "kill -9 ${qpid:-999999999}"
 check "a new container process after the restart" \
     wait_for 90 '[[ -n $(running_pid systemd-q1) && $(running_pid systemd-q1) != "$qpid" && $(sc is-active q1.service) == active ]]'
+# A logout: a login session of the user (PAM, logind) begins and ends. With
+# linger the user's systemd, the unit and its container stay.
+qpid2=$(running_pid systemd-q1)
+logout_test() {
+    sudo systemd-run --quiet --uid="$(id -u)" -p PAMName=login --unit=den-logout-test --collect sleep 1000 || return 1
+    wait_for 10 'loginctl list-sessions --no-legend | grep -q " $(id -u) "' || return 1
+    loginctl list-sessions --no-legend
+    sudo systemctl stop den-logout-test || return 1
+    wait_for 10 '! loginctl list-sessions --no-legend | grep -q " $(id -u) "'
+}
+check "a login session of the user begins and ends (logout)" logout_test
+check "after the logout q1.service and its container still run" \
+    sh -c "sleep 2; test \"\$(systemctl --user is-active q1.service)\" = active &&
+           test \"\$('$DEN' inspect -f '{{.State.Pid}}' systemd-q1)\" = '${qpid2:-none}'"
 check "systemctl --user stop q1.service" sc stop q1.service
 check "q1.service is inactive (not failed), its container removed" stopped_clean q1.service systemd-q1
 check "den-pause outlived q1.service" sh -c "test \"\$(cat /proc/${pause_pid:-0}/comm)\" = den-pause"
