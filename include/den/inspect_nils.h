@@ -14,4 +14,10 @@ namespace den {
 const std::vector<GoNilField>& container_inspect_nils();
 const std::vector<GoNilField>& image_inspect_nils();
 
+// Which objects of docker's inspect types are maps and which struct fields
+// are pointers (GoShape in den/template.h), so {{.State}} prints as Go's
+// struct "{running true ...}" and {{.Config.Labels}} as "map[k:v]".
+const GoShape& container_inspect_shape();
+const GoShape& image_inspect_shape();
+
 }  // namespace den

@@ -20,6 +20,8 @@ namespace den {
 using TemplateMethod = std::function<Json(const Json& self, const std::vector<Json>& args)>;
 using TemplateMethods = std::map<std::string, TemplateMethod>;
 
+struct GoStructs;
+
 class Template {
  public:
   // Parses; throws den::Error(Errc::Invalid) with a message that points at
@@ -31,7 +33,10 @@ class Template {
 
   // Evaluates against `dot`. Throws den::Error(Errc::Invalid) on execution
   // errors ("template: :1:2: executing ... map has no entry for key ...").
-  std::string execute(const Json& dot, const TemplateMethods* methods = nullptr) const;
+  // `structs` (see GoStructs) marks the objects of `dot` that Go would
+  // print as structs.
+  std::string execute(const Json& dot, const TemplateMethods* methods = nullptr,
+                      const GoStructs* structs = nullptr) const;
 
  private:
   Template();
@@ -62,6 +67,26 @@ void mark_go_nils(Json& value, const std::vector<GoNilField>& fields);
 // The plain JSON of a marked value: typed nils become null, or are left out
 // (omitempty), as {{json}} prints them.
 Json strip_go_nils(const Json& value);
+
+// Go structs. Without type information a JSON object prints as a Go map
+// (map[k:v], sorted keys); docker's inspect values are mostly structs, which
+// Go prints as {v1 v2 ...} in field order ({{.State}} is "{running true
+// ...}", {{.NetworkSettings.Ports}} "map[80/tcp:[{0.0.0.0 8080}]]"). A
+// GoShape names the fields of a document that are maps (every other object
+// is a struct) and those that are pointers to structs (a nested one prints
+// as Go's address, 0xc...; the value a template prints is dereferenced, as
+// text/template does, while print and printf show it as &{...}). Paths as in
+// GoNilField; "*" also stands for the elements of an array.
+struct GoShape {
+  std::vector<std::string> maps;
+  std::vector<std::string> pointers;
+};
+// The struct objects of one document (by address: the document must outlive
+// it and stay unchanged), for Template::execute.
+struct GoStructs {
+  std::map<const Json*, bool> nodes;  // object -> is a pointer
+};
+GoStructs go_structs(const Json& root, const GoShape& shape);
 
 // Convenience: parse + execute.
 std::string render_template(std::string_view text, const Json& dot);

@@ -173,7 +173,10 @@ const TemplateMethods& label_method();
 
 // For inspect-like commands: a JSON array (4-space indented, like docker), or
 // the template applied to each item.
-void print_inspect(const std::string& format, const std::vector<Json>& items);
+// `shapes`, when given, has one entry per item: the Go types of its
+// objects (GoShape in den/template.h; null: all maps).
+void print_inspect(const std::string& format, const std::vector<Json>& items,
+                   const std::vector<const GoShape*>& shapes = {});
 
 // Writes to stdout, throwing on EPIPE-free errors.
 void out(std::string_view s);

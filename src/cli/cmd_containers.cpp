@@ -989,11 +989,13 @@ int cmd_inspect(Context& ctx, const Args& a) {
   ContainerStore cs = containers(ctx);
   std::string type = a.value("type");
   std::vector<Json> items;
+  std::vector<const GoShape*> shapes;
   for (const auto& arg : a.positional) {
     if (type.empty() || type == "container") {
       if (auto id = cs.try_resolve(arg)) {
         items.push_back(container_inspect_json(cs, *id));
         mark_go_nils(items.back(), container_inspect_nils());
+        shapes.push_back(&container_inspect_shape());
         continue;
       }
       if (type == "container") throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
@@ -1002,6 +1004,7 @@ int cmd_inspect(Context& ctx, const Args& a) {
       if (auto img = ctx.store().find_image(arg)) {
         items.push_back(image_inspect_json(ctx.store(), *img));
         mark_go_nils(items.back(), image_inspect_nils());
+        shapes.push_back(&image_inspect_shape());
         continue;
       }
       if (type == "image") throw Error(fmt::format("No such image: {}", arg), Errc::NotFound);
@@ -1010,7 +1013,7 @@ int cmd_inspect(Context& ctx, const Args& a) {
       throw Error(fmt::format("unknown --type \"{}\": use container or image", type), Errc::Invalid);
     throw Error(fmt::format("no such object: {}", arg), Errc::NotFound);
   }
-  print_inspect(a.value("format"), items);
+  print_inspect(a.value("format"), items, shapes);
   return 0;
 }
 

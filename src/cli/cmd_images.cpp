@@ -134,7 +134,7 @@ int cmd_image_inspect(Context& ctx, const Args& a) {
     items.push_back(image_inspect_json(store, store.lookup_image(arg)));
     mark_go_nils(items.back(), image_inspect_nils());
   }
-  print_inspect(a.value("format"), items);
+  print_inspect(a.value("format"), items, std::vector<const GoShape*>(items.size(), &image_inspect_shape()));
   return 0;
 }
 

@@ -143,7 +143,8 @@ const TemplateMethods& label_method() {
   return methods;
 }
 
-void print_inspect(const std::string& format, const std::vector<Json>& items) {
+void print_inspect(const std::string& format, const std::vector<Json>& items,
+                   const std::vector<const GoShape*>& shapes) {
   if (format.empty() || format == "json") {
     Json arr = Json::array();
     for (const auto& i : items) arr.push_back(strip_go_nils(i));
@@ -152,7 +153,15 @@ void print_inspect(const std::string& format, const std::vector<Json>& items) {
   }
   Template t = Template::parse(unescape_format(format));
   std::string s;
-  for (const auto& i : items) s += t.execute(i) + "\n";
+  for (size_t k = 0; k < items.size(); k++) {
+    const GoShape* shape = k < shapes.size() ? shapes[k] : nullptr;
+    if (shape) {
+      GoStructs structs = go_structs(items[k], *shape);
+      s += t.execute(items[k], nullptr, &structs) + "\n";
+    } else {
+      s += t.execute(items[k]) + "\n";
+    }
+  }
   out(s);
 }
 

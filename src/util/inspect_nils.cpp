@@ -63,4 +63,43 @@ const std::vector<GoNilField>& image_inspect_nils() {
   return fields;
 }
 
+namespace {
+
+// The fields of container.Config that are maps (and Config's own pointer
+// fields), under `prefix` ("Config.").
+void add_config_shape(GoShape& s, const std::string& prefix) {
+  for (const char* m : {"Labels", "ExposedPorts", "Volumes", "Annotations"}) s.maps.push_back(prefix + m);
+  s.pointers.push_back(prefix + "Healthcheck");
+}
+
+}  // namespace
+
+const GoShape& container_inspect_shape() {
+  static const GoShape shape = [] {
+    GoShape s;
+    s.maps = {"HostConfig.PortBindings", "HostConfig.LogConfig.Config", "HostConfig.Tmpfs", "HostConfig.Sysctls",
+              "HostConfig.StorageOpt", "GraphDriver.Data", "NetworkSettings.Ports", "NetworkSettings.Networks",
+              "NetworkSettings.Networks.*.DriverOpts"};
+    // types.ContainerJSON: State, HostConfig, Config and NetworkSettings
+    // are pointers, as are the endpoints of Networks and the health log.
+    s.pointers = {"State", "State.Health", "State.Health.Log.*", "HostConfig", "HostConfig.Ulimits.*", "Config",
+                  "NetworkSettings", "NetworkSettings.Networks.*"};
+    add_config_shape(s, "Config.");
+    return s;
+  }();
+  return shape;
+}
+
+const GoShape& image_inspect_shape() {
+  static const GoShape shape = [] {
+    GoShape s;
+    s.maps = {"GraphDriver.Data"};
+    s.pointers = {"Config", "ContainerConfig"};
+    add_config_shape(s, "Config.");
+    add_config_shape(s, "ContainerConfig.");
+    return s;
+  }();
+  return shape;
+}
+
 }  // namespace den

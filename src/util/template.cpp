@@ -221,8 +221,28 @@ std::vector<std::pair<std::string, const Json*>> sorted_items(const Json& obj) {
   return items;
 }
 
-// Go's fmt %v of a JSON value.
-void append_print(std::string& out, const Json& v) {
+// ---------------------------------------------------------------- Go structs
+
+// The struct marks of the execution running on this thread (GoStructs in
+// template.h); null: every object is a map.
+thread_local const GoStructs* t_structs = nullptr;
+
+enum class ObjKind { Map, Struct, Pointer };
+ObjKind obj_kind(const Json& v) {
+  if (!t_structs) return ObjKind::Map;
+  auto it = t_structs->nodes.find(&v);
+  if (it == t_structs->nodes.end()) return ObjKind::Map;
+  return it->second ? ObjKind::Pointer : ObjKind::Struct;
+}
+
+// Go prints a pointer nested in a value as its address.
+std::string go_address(const Json& v) {
+  return fmt::format("{:#x}", 0xc000000000ULL + (reinterpret_cast<uintptr_t>(&v) & 0xffffffULL));
+}
+
+// Go's fmt %v of a JSON value. depth 0 is the value printed; `deref`: a
+// pointer there prints as its struct (text/template), else as &{...}.
+void append_print(std::string& out, const Json& v, int depth = 0, bool deref = true) {
   switch (v.type()) {
     case Json::value_t::null: out += "<nil>"; break;
     case Json::value_t::binary:
@@ -234,18 +254,33 @@ void append_print(std::string& out, const Json& v) {
       out += '[';
       for (size_t i = 0; i < v.size(); i++) {
         if (i > 0) out += ' ';
-        append_print(out, v[i]);
+        append_print(out, v[i], depth + 1);
       }
       out += ']';
       break;
     case Json::value_t::object: {
+      ObjKind k = obj_kind(v);
+      if (k == ObjKind::Pointer && depth > 0) {
+        out += go_address(v);
+        break;
+      }
+      if (k != ObjKind::Map) {
+        if (k == ObjKind::Pointer && !deref) out += '&';
+        out += '{';
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          if (it != v.begin()) out += ' ';
+          append_print(out, it.value(), depth + 1);
+        }
+        out += '}';
+        break;
+      }
       out += "map[";
       bool first = true;
       for (const auto& [key, val] : sorted_items(v)) {
         if (!first) out += ' ';
         first = false;
         out += key + ":";
-        append_print(out, *val);
+        append_print(out, *val, depth + 1);
       }
       out += ']';
       break;
@@ -313,6 +348,7 @@ void append_json(std::string& out, const Json& v) {
 
 struct Spec {
   bool minus = false, plus = false, sharp = false, space = false, zero = false;
+  bool plus_v = false;  // %+v: struct field names (Go clears plus for %v)
   int width = -1, prec = -1;
 };
 
@@ -418,7 +454,7 @@ std::string fmt_string(const Json& v, const Spec& sp, char verb) {
   }
 }
 
-std::string fmt_json(const Json& v, const Spec& sp, char verb);
+std::string fmt_json(const Json& v, const Spec& sp, char verb, int depth = 0);
 
 std::string fmt_number(const Json& v, const Spec& sp, char verb) {
   bool is_float = v.is_number_float();
@@ -465,7 +501,7 @@ std::string fmt_number(const Json& v, const Spec& sp, char verb) {
 
 // Applies a verb to a JSON value; arrays and objects format element-wise, as
 // Go's fmt does for []interface{} and map[string]interface{}.
-std::string fmt_json(const Json& v, const Spec& sp, char verb) {
+std::string fmt_json(const Json& v, const Spec& sp, char verb, int depth) {
   switch (v.type()) {
     case Json::value_t::null:
       return verb == 'v' ? pad("<nil>", sp, false) : bad_verb(std::string(1, verb), &v);
@@ -478,14 +514,26 @@ std::string fmt_json(const Json& v, const Spec& sp, char verb) {
       return bad_verb(std::string(1, verb), &v);
     case Json::value_t::array: {
       std::string out = "[";
-      for (size_t i = 0; i < v.size(); i++) out += (i > 0 ? " " : "") + fmt_json(v[i], sp, verb);
+      for (size_t i = 0; i < v.size(); i++) out += (i > 0 ? " " : "") + fmt_json(v[i], sp, verb, depth + 1);
       return out + "]";
     }
     case Json::value_t::object: {
+      ObjKind k = obj_kind(v);
+      if (k == ObjKind::Pointer && depth > 0) return verb == 'v' ? pad(go_address(v), sp, false) : go_address(v);
+      if (k != ObjKind::Map) {
+        // %v {a b}, %+v {Name:a Other:b}; a pointer given to printf: &{...}.
+        std::string out = k == ObjKind::Pointer ? "&{" : "{";
+        for (auto it = v.begin(); it != v.end(); ++it) {
+          if (it != v.begin()) out += ' ';
+          if (sp.plus_v) out += it.key() + ":";
+          out += fmt_json(it.value(), sp, verb, depth + 1);
+        }
+        return out + "}";
+      }
       std::string out = "map[";
       bool first = true;
       for (const auto& [key, val] : sorted_items(v)) {
-        out += (first ? "" : " ") + fmt_json(Json(key), sp, verb) + ":" + fmt_json(*val, sp, verb);
+        out += (first ? "" : " ") + fmt_json(Json(key), sp, verb, depth + 1) + ":" + fmt_json(*val, sp, verb, depth + 1);
         first = false;
       }
       return out + "]";
@@ -577,6 +625,7 @@ std::string go_sprintf(std::string_view f, const std::vector<Value>& args) {
       const Value& v = args[argi++];
       out += pad(v ? type_name(*v) : "<nil>", sp, false);
     } else {
+      if (r == 'v' && sp.plus) sp.plus = false, sp.plus_v = true;  // as Go's fmt: %+v names struct fields
       out += fmt_json(deref(args[argi++]), sp, static_cast<char>(r));
     }
   }
@@ -599,7 +648,7 @@ std::string go_sprint(const std::vector<Value>& args) {
   for (size_t k = 0; k < args.size(); k++) {
     bool is_string = deref(args[k]).is_string();
     if (k > 0 && !is_string && !prev_string) out += ' ';
-    append_print(out, deref(args[k]));
+    append_print(out, deref(args[k]), 0, false);
     prev_string = is_string;
   }
   return out;
@@ -1868,10 +1917,64 @@ Template Template::parse(std::string_view text) {
   return t;
 }
 
-std::string Template::execute(const Json& dot, const TemplateMethods* methods) const {
+std::string Template::execute(const Json& dot, const TemplateMethods* methods, const GoStructs* structs) const {
   std::string out;
   Value root(Value(), &dot);  // non-owning
+  struct Restore {
+    const GoStructs* saved = t_structs;
+    ~Restore() { t_structs = saved; }
+  } restore;
+  t_structs = structs;
   Exec(impl_->src, root, out, methods).walk(impl_->root, root);
+  return out;
+}
+
+namespace {
+
+bool path_matches(const std::vector<std::string>& pattern, const std::vector<std::string>& path) {
+  if (pattern.size() != path.size()) return false;
+  for (size_t i = 0; i < path.size(); i++)
+    if (pattern[i] != "*" && pattern[i] != path[i]) return false;
+  return true;
+}
+
+std::vector<std::string> split_path(const std::string& p) {
+  std::vector<std::string> out;
+  if (p.empty()) return out;
+  size_t start = 0;
+  for (size_t dot; (dot = p.find('.', start)) != std::string::npos; start = dot + 1) out.push_back(p.substr(start, dot - start));
+  out.push_back(p.substr(start));
+  return out;
+}
+
+void collect_structs(const Json& v, std::vector<std::string>& path, const std::vector<std::vector<std::string>>& maps,
+                     const std::vector<std::vector<std::string>>& pointers, GoStructs& out) {
+  auto any = [&](const std::vector<std::vector<std::string>>& patterns) {
+    return std::any_of(patterns.begin(), patterns.end(), [&](const auto& p) { return path_matches(p, path); });
+  };
+  if (v.is_object()) {
+    if (!any(maps)) out.nodes[&v] = any(pointers);
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      path.push_back(it.key());
+      collect_structs(it.value(), path, maps, pointers, out);
+      path.pop_back();
+    }
+  } else if (v.is_array()) {
+    path.push_back("*");
+    for (const auto& e : v) collect_structs(e, path, maps, pointers, out);
+    path.pop_back();
+  }
+}
+
+}  // namespace
+
+GoStructs go_structs(const Json& root, const GoShape& shape) {
+  std::vector<std::vector<std::string>> maps, pointers;
+  for (const auto& m : shape.maps) maps.push_back(split_path(m));
+  for (const auto& p : shape.pointers) pointers.push_back(split_path(p));
+  GoStructs out;
+  std::vector<std::string> path;
+  collect_structs(root, path, maps, pointers, out);
   return out;
 }
 

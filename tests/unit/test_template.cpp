@@ -392,3 +392,35 @@ TEST_CASE("template: mark_go_nils leaves values that are set alone", "[template]
         "[sh] map[a:1] healthy [\"sh\"]");
   CHECK(den::strip_go_nils(j) == j);
 }
+
+TEST_CASE("template: Go structs print as {v1 v2}, maps as map[k:v], nested pointers as addresses", "[template][struct]") {
+  Json doc = Json::parse(R"({"Id":"abc","State":{"Status":"running","Running":true,"Pid":42,"Error":"",
+    "Health":{"Status":"healthy","Log":[]}},
+    "Config":{"Labels":{"b":"2","a":"1"},"ExposedPorts":{"80/tcp":{}}},
+    "NetworkSettings":{"Ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"8080"}]}},
+    "Mounts":[{"Type":"bind","Source":"/s","RW":true}],
+    "RestartPolicy":{"Name":"no","MaximumRetryCount":0}})");
+  den::GoShape shape;
+  shape.maps = {"Config.Labels", "Config.ExposedPorts", "NetworkSettings.Ports"};
+  shape.pointers = {"State", "State.Health", "Config", "NetworkSettings"};
+  den::GoStructs structs = den::go_structs(doc, shape);
+  auto run = [&](const char* t) { return Template::parse(t).execute(doc, nullptr, &structs); };
+  // text/template dereferences the pointer it prints; a nested one is an address.
+  std::string state = run("{{.State}}");
+  CHECK(state.rfind("{running true 42  0xc", 0) == 0);
+  CHECK(state.back() == '}');
+  CHECK(run("{{.State.Health}}") == "{healthy []}");
+  CHECK(run("{{.Config.Labels}} {{.Config.ExposedPorts}}") == "map[a:1 b:2] map[80/tcp:{}]");
+  CHECK(run("{{.NetworkSettings.Ports}}") == "map[80/tcp:[{0.0.0.0 8080}]]");
+  CHECK(run("{{.Mounts}} {{index .Mounts 0}}") == "[{bind /s true}] {bind /s true}");
+  CHECK(run("{{.RestartPolicy}}") == "{no 0}");
+  // fmt: a pointer given to print/printf is &{...}; %+v names the fields.
+  CHECK(run("{{print .State.Health}}") == "&{healthy []}");
+  CHECK(run("{{printf \"%+v\" .RestartPolicy}}") == "{Name:no MaximumRetryCount:0}");
+  CHECK(run("{{printf \"%+v %v\" 5 .RestartPolicy.Name}}") == "5 no");
+  // Field access, json and range are unchanged.
+  CHECK(run("{{.State.Status}} {{json .RestartPolicy}}") == "running {\"Name\":\"no\",\"MaximumRetryCount\":0}");
+  CHECK(run("{{range $k, $v := .Config.Labels}}{{$k}}={{$v}} {{end}}") == "a=1 b=2 ");
+  // Without marks every object is a map, as before.
+  CHECK(Template::parse("{{.RestartPolicy}}").execute(doc) == "map[MaximumRetryCount:0 Name:no]");
+}
