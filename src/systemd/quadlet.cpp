@@ -398,7 +398,9 @@ Converted convert_pod(const std::string& file, const IniSection& s, const std::v
   c.stop = {"pod", "stop", id_file, "--ignore", "-t", "10"};
   c.stop_post = {"pod", "rm", id_file, "--ignore", "--force"};
   c.type = "forking";
-  c.extra_service = {"SyslogIdentifier=%N", "Restart=on-failure", "PIDFile=%t/%N.pid"};
+  // pod create refuses an existing --pod-id-file: the last run's go first.
+  c.extra_service = {"SyslogIdentifier=%N", "Restart=on-failure", "PIDFile=%t/%N.pid",
+                     "ExecStartPre=/bin/rm -f %t/%N.pid %t/%N.pod-id"};
   return c;
 }
 

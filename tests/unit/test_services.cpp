@@ -263,6 +263,9 @@ TEST_CASE("quadlet: .pod, its member containers, .network and .volume references
   CHECK(pod.text.find("ExecStopPost=-den pod rm --pod-id-file=%t/%N.pod-id --ignore --force\n") !=
         std::string::npos);
   CHECK(pod.text.find("Type=forking\n") != std::string::npos);
+  // The old ID file goes before pod create, which refuses an existing one.
+  CHECK(pod.text.find("ExecStartPre=/bin/rm -f %t/%N.pid %t/%N.pod-id\nType=forking\nExecStartPre=den pod create") !=
+        std::string::npos);
   CHECK(pod.text.find("PIDFile=%t/%N.pid\n") != std::string::npos);
   CHECK(pod.text.find("Requires=lan-network.service\nAfter=lan-network.service\n") != std::string::npos);
   CHECK(pod.text.find("Wants=app.service\nBefore=app.service\n") != std::string::npos);
