@@ -543,12 +543,18 @@ std::string create_container_cgroup(const ContainerCgroupSpec& spec) {
   if (spec.cgroups == "disabled") return "";
   bool no_conmon = spec.cgroups == "no-conmon";
   std::string manager = spec.manager;
-  // Under a Type=notify systemd unit (den generate systemd, Quadlet) the unit
-  // tracks den's monitor in its own cgroup: with the automatic choice the
-  // container stays there (no cgroup of its own without limits; with limits,
-  // cgroupfs below the unit's cgroup), never in a scope outside the unit.
-  const char* notify = std::getenv("NOTIFY_SOCKET");
-  if (notify && *notify && (manager.empty() || manager == "auto")) {
+  // Under a systemd unit that runs den (den generate systemd and Quadlet
+  // units set DEN_SYSTEMD_UNIT; any Type=notify unit has NOTIFY_SOCKET) the
+  // unit tracks den's monitor in its own cgroup (MAINPID=, PIDFile= of a
+  // pod's infra, KillMode): with the automatic choice the container stays
+  // there (no cgroup of its own without limits; with limits, cgroupfs below
+  // the unit's cgroup), never in a scope outside the unit.
+  auto set = [](const char* var) {
+    const char* v = std::getenv(var);
+    return v && *v;
+  };
+  bool in_unit = set("NOTIFY_SOCKET") || set("DEN_SYSTEMD_UNIT") || set("PODMAN_SYSTEMD_UNIT");
+  if (in_unit && (manager.empty() || manager == "auto")) {
     if (!spec.resources.any_limit()) {
       log::debug("cgroup: in a systemd unit, the container stays in the unit's cgroup");
       return "";

@@ -207,9 +207,10 @@ sc daemon-reload
 check "daemon-reload: web-pod.service, app.service, db.service" \
     sh -c "test -f '$G/web-pod.service' && test -f '$G/app.service' && test -f '$G/db.service'"
 check "systemctl --user start web-pod.service starts the pod and its members (Wants=)" \
-    sh -c "systemctl --user start web-pod.service &&
+    sh -c "{ systemctl --user start web-pod.service &&
            for u in app db; do i=0; until test \"\$(systemctl --user is-active \$u.service)\" = active; do
-               i=\$((i+1)); test \$i -lt 60 || exit 1; sleep 0.5; done; done"
+               i=\$((i+1)); test \$i -lt 60 || exit 1; sleep 0.5; done; done; } ||
+           { sudo journalctl --no-pager -n 30 _SYSTEMD_USER_UNIT=web-pod.service; false; }"
 check "den pod ps: webpod Running with 3 containers" \
     sh -c "'$DEN' pod ps --format '{{.Name}} {{.Status}} {{.NumberOfContainers}}' | grep -qx 'webpod Running 3'"
 apid=$(running_pid systemd-app)
@@ -241,7 +242,8 @@ Y
 printf '[Kube]\nYaml=%s/app.yaml\n' "$HOME" >~/.config/containers/systemd/app.kube
 sc daemon-reload
 check "systemctl --user start app-kube.service (Type=notify: returns once the pod runs)" \
-    sh -c "systemctl --user start app-kube.service && test -n \"\$('$DEN' inspect -f '{{if .State.Running}}{{.State.Pid}}{{end}}' kubeapp-main)\""
+    sh -c "{ systemctl --user start app-kube.service && test -n \"\$('$DEN' inspect -f '{{if .State.Running}}{{.State.Pid}}{{end}}' kubeapp-main)\"; } ||
+           { sudo journalctl --no-pager -n 30 _SYSTEMD_USER_UNIT=app-kube.service; false; }"
 kpid=$(running_pid kubeapp-main)
 check "the kube container's process is in app-kube.service's cgroup" in_unit_cgroup "${kpid:-0}" app-kube.service
 check "kill -9 of its main process: the pod's restart policy brings it back" \
