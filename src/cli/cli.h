@@ -118,6 +118,16 @@ void resource_config_from_flags(const Config& cfg, const Args& a, ContainerConfi
 // namespace). Progress to stderr unless quiet.
 ImageRecord pull_if_needed(Context& ctx, const std::string& image, const std::string& policy, bool quiet);
 
+// `den create ARGS...` (flags, IMAGE, command) without printing: the same
+// checks, image pull, volumes and bind sources as the command. `adjust` may
+// change the config before it is stored. Nothing is left when it fails.
+struct CreatedContainer {
+  ContainerConfig config;
+  std::vector<std::string> new_volumes;  // volumes made for it (named on first use, anonymous)
+};
+CreatedContainer create_container_from_args(Context& ctx, const std::vector<std::string>& args,
+                                            const std::function<void(ContainerConfig&)>& adjust = {});
+
 const std::vector<Command>& command_table();
 const std::vector<Group>& groups();
 
