@@ -113,6 +113,11 @@ struct ContainerConfig {
   std::string cgroup_parent;        // --cgroup-parent
   std::string cgroup_manager;       // --cgroup-manager at create ("" = config/auto)
 
+  // Pods (den/pod.h).
+  std::string pod;             // the pod's ID, "" when not in a pod
+  bool infra = false;          // the pod's infra container (runs den-init --pause)
+  std::string conmon_pidfile;  // the monitor's pid is written here at each start
+
   // The argv the container runs: entrypoint + cmd.
   std::vector<std::string> argv() const;
 };

@@ -43,6 +43,7 @@
 #include "den/strings.h"
 #include "den/timefmt.h"
 #include "den/userns.h"
+#include "den/pod.h"
 
 namespace den::cli {
 
@@ -1085,6 +1086,42 @@ int cmd_system_check(Context& ctx, const Args& a) {
                           cs.save_state(sid, s);
                           return true;
                         }});
+  }
+
+  // 1b. Pods: a pod whose infra container is gone (den killed during pod
+  // create or pod rm), a container whose pod is gone, names of no pod.
+  {
+    PodStore ps(store);
+    std::set<std::string> pod_ids;
+    for (const auto& p : ps.list()) {
+      pod_ids.insert(p.id);
+      if (!p.infra_id.empty() && !is_dir(cs.dir(p.infra_id)))
+        problems.push_back({fmt::format("pod {} ({}): its infra container {} is gone: remove the pod (den pod rm -f {})",
+                                        p.name, p.id.substr(0, 12), p.infra_id.substr(0, 12), p.name),
+                            nullptr});
+    }
+    for (const auto& id : ids) {
+      try {
+        ContainerConfig c = cs.config(id);
+        if (!c.pod.empty() && !pod_ids.count(c.pod) && !is_dir(ps.dir(c.pod)))
+          problems.push_back({fmt::format("container {} ({}): its pod {} is gone: remove the container (den rm -f {})",
+                                          c.name, id.substr(0, 12), c.pod.substr(0, 12), c.name),
+                              nullptr});
+      } catch (const Error&) {
+      }
+    }
+    std::string names = root + "/pods/names";
+    if (is_dir(names)) {
+      for (const auto& n : sorted_entries(names)) {
+        std::string owner = trim(read_file_if_exists(names + "/" + n).value_or(""));
+        if (!owner.empty() && is_dir(ps.dir(owner))) continue;
+        struct stat st;
+        if (::stat((names + "/" + n).c_str(), &st) == 0 && st.st_mtime + 30 > ::time(nullptr)) continue;
+        std::string path = names + "/" + n;
+        problems.push_back({fmt::format("pod name {} is reserved by no pod", n),
+                            [path] { return ::unlink(path.c_str()) == 0; }});
+      }
+    }
   }
 
   // 2. Staging leftovers: entries whose lock nobody holds.

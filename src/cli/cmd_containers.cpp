@@ -27,6 +27,7 @@
 #include "den/log.h"
 #include "den/monitor.h"
 #include "den/network.h"
+#include "den/pod.h"
 #include "den/mount_spec.h"
 #include "den/volume.h"
 #include "den/reference.h"
@@ -73,6 +74,8 @@ std::vector<Option> create_options() {
       {"publish-all", 'P', OptKind::Bool, "", "Publish all exposed ports to random ports", ""},
       {"net", 0, OptKind::Value, "string", "Alias for --network", "", true},
       {"pid", 0, OptKind::Value, "string", "PID namespace to use: private, host, container:NAME", ""},
+      {"pod", 0, OptKind::Value, "string", "Run the container in an existing pod (name or ID)", ""},
+      {"pod-id-file", 0, OptKind::Value, "string", "Run the container in the pod whose ID the file holds", ""},
       {"privileged", 0, OptKind::Bool, "", "Give extended privileges to this container", ""},
       {"pull", 0, OptKind::Value, "string", "Pull image before running: always, missing, newer, never", "\"missing\""},
       {"quiet", 'q', OptKind::Bool, "", "Suppress the pull output", ""},
@@ -98,6 +101,26 @@ std::vector<Option> create_options() {
   };
   for (auto& r : resource_options(false)) o.push_back(r);
   return o;
+}
+
+// --pod / --pod-id-file: the container joins the pod (den/pod.h), which
+// refuses the flags that belong to the pod.
+void apply_pod_flags(Context& ctx, const Args& a, ContainerConfig& c) {
+  std::string ref = a.value("pod");
+  if (a.has("pod-id-file")) {
+    std::string f = a.value("pod-id-file");
+    auto text = read_file_if_exists(f);
+    if (!text || trim(*text).empty())
+      throw Error(fmt::format("--pod-id-file {}: no such file (or it is empty)", f), Errc::NotFound);
+    if (!ref.empty()) throw Error("--pod and --pod-id-file cannot be used together", Errc::Invalid);
+    ref = trim(*text);
+  }
+  if (ref.empty()) return;
+  PodStore ps(ctx.store());
+  PodRecord pod = ps.get(ps.resolve(ref));
+  std::vector<std::string> given;
+  for (const auto& [k, v] : a.values) given.push_back(k);
+  join_pod(pod, c, given);
 }
 
 // Builds the container config from run/create flags and the image (docker's
@@ -276,6 +299,7 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
   c.exposed_ports.erase(std::unique(c.exposed_ports.begin(), c.exposed_ports.end()), c.exposed_ports.end());
   apply_publish_flags(ctx, a, c);
   resource_config_from_flags(cfg, a, c);
+  apply_pod_flags(ctx, a, c);
   return c;
 }
 
@@ -514,6 +538,19 @@ int cmd_restart(Context& ctx, const Args& a) {
   return 0;
 }
 
+// A pod's infra container goes with its pod (podman): refused while the pod
+// exists.
+void refuse_infra_removal(Context& ctx, ContainerStore& cs, const std::string& id, const std::string& arg) {
+  ContainerConfig c = cs.config(id);
+  if (!c.infra || c.pod.empty()) return;
+  PodStore ps(ctx.store());
+  if (!is_dir(ps.dir(c.pod))) return;  // its pod is gone (a crash): removable
+  std::string pod = ps.get(c.pod).name;
+  throw Error(fmt::format("container {} is the infra container of pod {}: remove the pod instead (den pod rm {})", arg,
+                          pod, pod),
+              Errc::InUse);
+}
+
 int cmd_rm(Context& ctx, const Args& a) {
   ContainerStore cs = containers(ctx);
   int rc = 0;
@@ -525,6 +562,7 @@ int cmd_rm(Context& ctx, const Args& a) {
         throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
       }
       std::string id = *idopt;
+      refuse_infra_removal(ctx, cs, id, arg);
       ContainerState st = cs.state(id);
       if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) {
         if (!a.flag("force"))
@@ -741,6 +779,7 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   out["HostsPath"] = cs.dir(id) + "/userdata/hosts";
   out["LogPath"] = cs.log_path(id);
   out["Name"] = "/" + c.name;
+  if (!c.pod.empty()) out["Pod"] = c.pod;  // podman's; docker has no pods
   out["RestartCount"] = st.restart_count;
   out["Driver"] = cs.store().config().storage_driver;
   out["Platform"] = "linux";
@@ -756,6 +795,11 @@ Json container_inspect_json(ContainerStore& cs, const std::string& id) {
   out["NetworkSettings"] = {{"Ports", inspect_ports(running ? c.ports : std::vector<PortMapping>{}, c.exposed_ports)},
                             {"Networks", networks}};
   return out;
+}
+
+bool whole_row(const std::string& format) {
+  return format == "json" || format == "table" || format.find("json") != std::string::npos ||
+         format.find("{{.}}") != std::string::npos || format.find("{{ . }}") != std::string::npos;
 }
 
 int cmd_ps(Context& ctx, const Args& a) {
@@ -774,8 +818,18 @@ int cmd_ps(Context& ctx, const Args& a) {
   for (const auto& e : entries) rows.push_back({&e.config, &e.state});
   std::sort(rows.begin(), rows.end(), [](const Row& x, const Row& y) { return x.cp->created > y.cp->created; });
   bool all = a.flag("all");
-  // docker's filter keys and matching rules: den/ps_filter.h.
-  PsFilter filter = PsFilter::parse(a.list("filter"));
+  // pod= (podman's) is matched here; the rest are docker's (den/ps_filter.h).
+  std::vector<std::string> filters, pod_filter;
+  PodStore pods(ctx.store());
+  for (const auto& f : a.list("filter")) {
+    if (f.rfind("pod=", 0) != 0) {
+      filters.push_back(f);
+      continue;
+    }
+    auto id = pods.try_resolve(f.substr(4));
+    pod_filter.push_back(id ? *id : "-");  // an unknown pod matches nothing
+  }
+  PsFilter filter = PsFilter::parse(filters);
   if (filter.wants_stopped()) all = true;
   if (a.flag("latest") || a.has("last")) all = true;
   filter.resolve(
@@ -797,6 +851,7 @@ int cmd_ps(Context& ctx, const Args& a) {
   for (auto& r : rows) {
     bool running = r.sp->status == ContainerStatus::Running || r.sp->status == ContainerStatus::Paused;
     if (!all && !running) continue;
+    if (!pod_filter.empty() && std::find(pod_filter.begin(), pod_filter.end(), r.cp->pod) == pod_filter.end()) continue;
     if (filter.matches(*r.cp, *r.sp)) kept.push_back(r);
   }
   if (a.flag("latest") && kept.size() > 1) kept.resize(1);
@@ -810,7 +865,11 @@ int cmd_ps(Context& ctx, const Args& a) {
   if (format.empty()) {
     format = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
     if (a.flag("size")) format += "\t{{.Size}}";
+    if (a.flag("pod")) format += "\t{{.Pod}}\t{{.PodName}}";
   }
+  std::map<std::string, std::string> pod_names;  // id -> name
+  if (format.find(".PodName") != std::string::npos || whole_row(format))
+    for (const auto& p : pods.list()) pod_names[p.id] = p.name;
   // Only the fields the format names are computed (all for json and for
   // templates that print the whole row): ps of 1000 containers is a budget.
   const bool whole = format == "json" || format == "table" || format.find("json") != std::string::npos ||
@@ -858,6 +917,9 @@ int cmd_ps(Context& ctx, const Args& a) {
     j["Mounts"] = join(mounts, ",");
     j["Names"] = r.cp->name;
     j["Networks"] = r.cp->network;
+    j["Pod"] = no_trunc ? r.cp->pod : r.cp->pod.substr(0, std::min<size_t>(12, r.cp->pod.size()));
+    auto pn = pod_names.find(r.cp->pod);
+    j["PodName"] = pn == pod_names.end() ? "" : pn->second;
     j["Ports"] = r.sp->status == ContainerStatus::Running ? format_port_list(r.cp->ports) : "";
     j["RunningFor"] = w_running ? human_since(r.cp->created, now) : "";
     j["Size"] = w_size && a.flag("size")
@@ -871,7 +933,8 @@ int cmd_ps(Context& ctx, const Args& a) {
                  {"Image", "IMAGE"},       {"Labels", "LABELS"},        {"LocalVolumes", "LOCAL VOLUMES"},
                  {"Mounts", "MOUNTS"},     {"Names", "NAMES"},          {"Networks", "NETWORKS"},
                  {"Ports", "PORTS"},       {"RunningFor", "CREATED"},   {"Size", "SIZE"},
-                 {"State", "STATE"},       {"Status", "STATUS"}};
+                 {"State", "STATE"},       {"Status", "STATUS"},
+                 {"Pod", "POD ID"},        {"PodName", "PODNAME"}};
   print_formatted(format, header, out_rows, &label_method());
   return 0;
 }
@@ -982,6 +1045,11 @@ int cmd_container_prune(Context& ctx, const Args& a) {
   for (const auto& id : cs.list_ids()) {
     ContainerState st = cs.state(id);
     if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused) continue;
+    try {
+      refuse_infra_removal(ctx, cs, id, id);
+    } catch (const Error&) {
+      continue;  // removed with its pod
+    }
     FileLock l = cs.lock(id);
     reclaimed += dir_size(cs.dir(id) + "/upper");
     ContainerConfig c = cs.config(id);
@@ -1096,7 +1164,7 @@ void register_container_commands(std::vector<Command>& t) {
                "den ps\nden ps -a --format '{{.Names}} {{.Status}}'\nden ps -aq -f status=exited\n"
                "den ps -f publish=8080 -f publish=8000-8010/udp -f expose=80\n"
                "den ps -a -f volume=data -f volume=/srv/www\nden ps -f health=unhealthy\n"
-               "# filters: status name id label exited ancestor before since network volume publish expose health;\n"
+               "# filters: status name id label exited ancestor before since network volume publish expose health pod;\n"
                "# values of one key: any may match (label: all must); different keys: all must match",
                {{"all", 'a', OptKind::Bool, "", "Show all containers (default shows just running)", ""},
                 {"filter", 'f', OptKind::List, "filter", "Filter output based on conditions provided", ""},
@@ -1105,6 +1173,7 @@ void register_container_commands(std::vector<Command>& t) {
                 {"latest", 'l', OptKind::Bool, "", "Show the latest created container (includes all states)", ""},
                 {"no-trunc", 0, OptKind::Bool, "", "Don't truncate output", ""},
                 {"quiet", 'q', OptKind::Bool, "", "Only display container IDs", ""},
+                {"pod", 'p', OptKind::Bool, "", "Show the pod ID and name of each container (podman)", ""},
                 {"size", 's', OptKind::Bool, "", "Display total file sizes", ""}},
                false, 0, 0, cmd_ps});
   t.push_back({{{"logs"}, {"container", "logs"}},

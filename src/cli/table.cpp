@@ -140,6 +140,7 @@ const std::vector<Group>& groups() {
       {"manifest", "Inspect manifests in registries"},
       {"quadlet", "Manage Quadlet files (containers as systemd services)"},
       {"network", "Manage networks"},
+      {"pod", "Manage pods (containers sharing network, IPC and UTS namespaces)"},
       {"system", "Manage den"},
       {"volume", "Manage volumes"},
   };
@@ -161,6 +162,7 @@ const std::vector<Command>& command_table() {
     register_completion_commands(t);
     register_service_commands(t);
     register_network_commands(t);
+    register_pod_commands(t);
     return t;
   }();
   return table;

@@ -1,6 +1,11 @@
 // den-init: the tiny init for `den run --init` (like tini or catatonit).
 //
 //   /run/den-init [--] CMD [ARG...]
+//   /run/den-init --pause
+//
+// --pause is the process of a pod's infra container: it holds the pod's
+// namespaces, reaps what is reparented to it and exits 0 on SIGTERM or
+// SIGINT (or SIGHUP).
 //
 // Runs as PID 1 of the container: forks and execs CMD, forwards every
 // catchable signal to it (to its process group when it leads one, as it does
@@ -56,7 +61,23 @@ void say(const char* a, const char* b, const char* c) {
 
 }  // namespace
 
+// The infra container's process: sleeps until told to stop.
+int pause_main() {
+  sigset_t all;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, nullptr);
+  for (;;) {
+    siginfo_t si;
+    int sig = sigwaitinfo(&all, &si);
+    if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) return 0;
+    if (sig == SIGCHLD)
+      while (waitpid(-1, nullptr, WNOHANG) > 0) {
+      }
+  }
+}
+
 int main(int argc, char** argv) {
+  if (argc == 2 && strcmp(argv[1], "--pause") == 0) return pause_main();
   int first = 1;
   if (first < argc && strcmp(argv[first], "--") == 0) first++;
   if (first >= argc) {

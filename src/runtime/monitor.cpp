@@ -1,5 +1,6 @@
 #include "den/monitor.h"
 #include "den/network.h"
+#include "den/pod.h"
 #include "den/volume.h"
 
 #include <fcntl.h>
@@ -225,6 +226,20 @@ std::string find_init(const Config& cfg) {
   return p;
 }
 
+// A pod member that shares the infra's network gets the pod's /etc/hosts
+// (plus a line for its own name) and resolv.conf, as the infra has them.
+void copy_pod_etc_files(ContainerStore& cs, const ContainerConfig& c, const std::string& userdata) {
+  std::string infra_dir = cs.dir(c.network.substr(10)) + "/userdata";
+  auto hosts = read_file_if_exists(infra_dir + "/hosts");
+  auto resolv = read_file_if_exists(infra_dir + "/resolv.conf");
+  if (hosts) {
+    std::string text = *hosts;
+    if (!c.name.empty()) text += "127.0.0.1\t" + c.name + "\n";
+    write_file_atomic(userdata + "/hosts", text, 0644, Sync::None);
+  }
+  if (resolv) write_file_atomic(userdata + "/resolv.conf", *resolv, 0644, Sync::None);
+}
+
 // With a cgroup of its own, the container unshares its cgroup namespace once
 // it is in that cgroup (so that it is the namespace's root), and sees it at
 // /sys/fs/cgroup.
@@ -361,6 +376,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   std::string cdir = cs.dir(c.id);
   std::string userdata = cdir + "/userdata";
   write_userdata(userdata, c);
+  if (!c.pod.empty() && !c.infra && c.network.rfind("container:", 0) == 0) copy_pod_etc_files(cs, c, userdata);
 
   std::vector<std::string> lowers;
   Json image_config = Json::object();
@@ -376,7 +392,8 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   // its user namespace, which owns them).
   std::string target;
   std::vector<std::pair<int, std::string>> joins;
-  for (const auto& [value, type] : {std::pair{c.network, CLONE_NEWNET}, {c.ipc, CLONE_NEWIPC}, {c.pid, CLONE_NEWPID}}) {
+  for (const auto& [value, type] :
+       {std::pair{c.network, CLONE_NEWNET}, {c.ipc, CLONE_NEWIPC}, {c.pid, CLONE_NEWPID}, {c.uts, CLONE_NEWUTS}}) {
     if (value.rfind("container:", 0) != 0) continue;
     std::string other = cs.resolve(value.substr(10));
     if (!target.empty() && other != target)
@@ -386,7 +403,10 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     if (ost.status != ContainerStatus::Running)
       throw Error(fmt::format("cannot join the namespaces of {}: it is not running", value.substr(10)), Errc::Invalid);
     joins.emplace_back(type, fmt::format("/proc/{}/ns/{}", ost.pid,
-                                         type == CLONE_NEWNET ? "net" : type == CLONE_NEWIPC ? "ipc" : "pid"));
+                                         type == CLONE_NEWNET   ? "net"
+                                         : type == CLONE_NEWIPC ? "ipc"
+                                         : type == CLONE_NEWUTS ? "uts"
+                                                                : "pid"));
   }
   if (c.network.rfind("ns:", 0) == 0) joins.emplace_back(CLONE_NEWNET, c.network.substr(3));  // --network ns:PATH
   if (!joins.empty()) {
@@ -404,7 +424,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     }
     plan.join_ns = joins;
   }
-  if (c.init)
+  if (c.init || c.infra)
     for (auto& m : plan.mounts)
       if (m.target == "/run/den-init") m.source = find_init(cfg);
   if (c.sdnotify == "container") add_notify_socket(plan, c);
@@ -542,6 +562,14 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     cs.save_state(c.id, st);
   }
   emit_container_event(cfg, "start", c.id, c.name, c.image_name, c.labels);
+  if (!c.conmon_pidfile.empty()) {
+    // --infra-conmon-pidfile (a Type=forking unit follows the monitor).
+    try {
+      write_file_atomic(c.conmon_pidfile, std::to_string(::getpid()), 0644, Sync::None);
+    } catch (const std::exception& e) {
+      log::warn("container {}: {}", c.id.substr(0, 12), e.what());
+    }
+  }
   std::optional<HealthScheduler> health;
   if (c.health.enabled()) {
     try {
@@ -779,6 +807,7 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
     }
     bool stopped_by_user = cs.state(id).stopped_by_user;
     if (g_notified_systemd && !stopped_by_user) exit_status = code & 0xff;
+    pod_member_exited(cs, c);  // --exit-policy=stop
     remove_container_cgroup(cgroup);
     ContainerConfig c2 = cs.config(id);
     if (listen_fd >= 0) ::close(listen_fd);
@@ -838,6 +867,21 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
 
 StartResult start_container(ContainerStore& cs, const std::string& id, int attach_fd) {
   log::Phase phase("start container");
+  {
+    // A pod member joins the infra's namespaces: the infra runs first.
+    ContainerConfig c = cs.config(id);
+    if (!c.pod.empty() && !c.infra) {
+      try {
+        ensure_pod_infra_running(cs, c.pod);
+      } catch (const Error& e) {
+        if (attach_fd >= 0) ::close(attach_fd);
+        StartResult r;
+        r.exit_code = 125;
+        r.error = e.what();
+        return r;
+      }
+    }
+  }
   int ready[2];
   if (::pipe2(ready, O_CLOEXEC) != 0) throw sys_error("pipe");
   pid_t pid = ::fork();

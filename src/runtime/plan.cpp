@@ -201,9 +201,10 @@ RunPlan build_plan(const Config& cfg, const ContainerConfig& c, const Json& imag
       p.mounts.push_back(pm);
     }
   }
-  if (c.init) {
+  if (c.init || c.infra) {
+    // den-init: --init's, or a pod's infra process (den-init --pause).
     p.mounts.push_back({"", "/run/den-init", "", MS_BIND, "", true, true});  // source filled by the caller
-    p.init_path = "/run/den-init";
+    if (c.init) p.init_path = "/run/den-init";
   }
   if (!c.privileged) {
     p.masked_paths = kMaskedPaths;

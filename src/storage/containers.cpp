@@ -108,14 +108,17 @@ Json to_json(const ContainerConfig& c) {
           {"resources", to_json(c.resources)},
           {"cgroups", c.cgroups},
           {"cgroup_parent", c.cgroup_parent},
-          {"cgroup_manager", c.cgroup_manager}};
+          {"cgroup_manager", c.cgroup_manager},
+          {"pod", c.pod},
+          {"infra", c.infra},
+          {"conmon_pidfile", c.conmon_pidfile}};
 }
 
 Json config_summary(const ContainerConfig& c) {
   Json full = to_json(c);
   Json out = Json::object();
   for (const char* k : {"id", "name", "image_id", "image_name", "rootfs", "created", "entrypoint", "cmd", "network",
-                        "labels", "exposed_ports", "mounts", "ports"})
+                        "labels", "exposed_ports", "mounts", "ports", "pod", "infra"})
     if (full.contains(k)) out[k] = full[k];
   return out;
 }
@@ -181,6 +184,9 @@ ContainerConfig container_config_from_json(const Json& j) {
   c.cgroups = j.value("cgroups", "enabled");
   c.cgroup_parent = j.value("cgroup_parent", "");
   c.cgroup_manager = j.value("cgroup_manager", "");
+  c.pod = j.value("pod", "");
+  c.infra = j.value("infra", false);
+  c.conmon_pidfile = j.value("conmon_pidfile", "");
   return c;
 }
 
