@@ -96,6 +96,7 @@ void register_registry_commands(std::vector<Command>& table);
 void register_completion_commands(std::vector<Command>& table);
 void register_network_commands(std::vector<Command>& table);
 void register_pod_commands(std::vector<Command>& table);  // cmd_pods.cpp
+void register_kube_commands(std::vector<Command>& table);  // cmd_kube.cpp
 
 // run/create networking flags (cmd_network.cpp): --network, --add-host,
 // --dns*, --mac-address, --network-alias, --link; then -p/-P/--expose
