@@ -167,13 +167,14 @@ int cmd_kube_down(Context& ctx, const Args& a) {
   text += "Volumes removed:\n";
   if (a.flag("force")) {
     VolumeStore vs(ctx.store());
+    std::vector<std::string> names;
+    for (const auto& v : plan.volumes)
+      if (vs.find(v.name)) names.push_back(v.name);
+    // run_in_userns forks: the child only removes.
     run_in_userns(ctx.config(), [&] {
-      for (const auto& v : plan.volumes) {
-        if (!vs.find(v.name)) continue;
-        vs.remove(v.name, true);
-        text += v.name + "\n";
-      }
+      for (const auto& n : names) vs.remove(n, true);
     });
+    for (const auto& n : names) text += n + "\n";
   }
   out(text);
   return 0;
