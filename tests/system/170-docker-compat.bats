@@ -224,7 +224,7 @@ bash_complete() {
     assert_success
     assert_line_matches '^den command: .* image images .*$'
     assert_line_matches '^image command: history import inspect list load ls prune pull push remove rm save tag$'
-    assert_line_matches '^option: --all -a --filter -f --format --help -h --last -n --latest -l --no-trunc --quiet -q --size -s$'
+    assert_line_matches '^option: --all -a --filter -f --format --help -h --last -n --latest -l --no-trunc --pod -p --quiet -q --size -s$'
     assert_line_count 5
     assert_line_matches '^default$'
 }

@@ -109,10 +109,10 @@ pod_line() {
     assert_success
     assert_output "hello-from-srv"
     # nc: a second pair of members.
-    den run -d --pod web --name listener bb sh -c 'nc -l -p 9090 >/tmp/got' >/dev/null
+    den run -d --pod web --name listener bb nc -l -p 9090 >/dev/null
     wait_for 10 'den exec listener sh -c "netstat -ltn | grep -q :9090"'
     run_den run --rm --pod web bb sh -c 'echo over-localhost | nc 127.0.0.1 9090'
-    wait_for 10 '[[ $(den exec listener cat /tmp/got) == over-localhost ]]'
+    wait_for 10 '[[ $(den logs listener) == over-localhost ]]'
 
     run_den run --rm --pod web bb hostname
     assert_output "web"
@@ -126,9 +126,11 @@ pod_line() {
     local infra_pid srv_pid
     infra_pid=$(den inspect -f '{{.State.Pid}}' "$(den pod inspect -f '{{.InfraContainerID}}' web)")
     srv_pid=$(den inspect -f '{{.State.Pid}}' srv)
-    [[ $(readlink /proc/$infra_pid/ns/net) == $(readlink /proc/$srv_pid/ns/net) ]]
-    [[ $(readlink /proc/$infra_pid/ns/uts) == $(readlink /proc/$srv_pid/ns/uts) ]]
-    [[ $(readlink /proc/$infra_pid/ns/ipc) == $(readlink /proc/$srv_pid/ns/ipc) ]]
+    run den unshare readlink /proc/$infra_pid/ns/net /proc/$infra_pid/ns/uts /proc/$infra_pid/ns/ipc
+    local infra_ns=$output
+    run den unshare readlink /proc/$srv_pid/ns/net /proc/$srv_pid/ns/uts /proc/$srv_pid/ns/ipc
+    assert_equal "$output" "$infra_ns" "namespaces of srv and the infra"
+    [[ $infra_ns == net:*uts:*ipc:* ]] || fail "$infra_ns"
 }
 
 @test "pod -p: a published port of the pod reaches a member's server from the host" {
