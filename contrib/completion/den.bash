@@ -81,6 +81,9 @@ _den_flags() {
         "pod inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
         "pod exists") _den_all='--help -h' _den_vals='' ;;
         "pod prune") _den_all='--force -f --help -h' _den_vals='' ;;
+        "kube play") _den_all='--down --force --help -h --quiet -q --replace --service-container --start' _den_vals='' ;;
+        "kube down") _den_all='--force --help -h' _den_vals='' ;;
+        "kube generate") _den_all='--filename -f --help -h --service -s' _den_vals='--filename -f' ;;
         *) _den_all='--help -h' _den_vals='' ;;
     esac
 }
@@ -91,6 +94,7 @@ _den_group() {
         generate) _den_words='systemd' ;;
         healthcheck) _den_words='run' ;;
         image) _den_words='history import inspect list load ls prune pull push remove rm save tag' ;;
+        kube) _den_words='down generate play' ;;
         manifest) _den_words='inspect' ;;
         network) _den_words='connect create disconnect inspect list ls prune remove rm' ;;
         pod) _den_words='create exists inspect kill list ls prune ps remove restart rm start stop' ;;
@@ -117,7 +121,7 @@ _den() {
         if [[ $cur == -* ]]; then
             COMPREPLY=($(compgen -W '--cgroup-manager --help -h --log-level --root --runroot --storage-driver --version -v' -- "$cur"))
         else
-            COMPREPLY=($(compgen -W 'attach auto-update commit completion container cp create diff events exec export generate healthcheck history image images import info inspect kill load login logout logs manifest network pause pod port ps pull push quadlet rename restart rm rmi run save search start stats stop system tag top unpause unshare update version volume wait' -- "$cur"))
+            COMPREPLY=($(compgen -W 'attach auto-update commit completion container cp create diff events exec export generate healthcheck history image images import info inspect kill kube load login logout logs manifest network pause play pod port ps pull push quadlet rename restart rm rmi run save search start stats stop system tag top unpause unshare update version volume wait' -- "$cur"))
         fi
         return
     fi

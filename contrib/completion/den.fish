@@ -18,7 +18,7 @@ function __den_cmd
     end
     set -q words[1]; or return
     switch $words[1]
-        case container generate healthcheck image manifest network pod quadlet system volume
+        case container generate healthcheck image kube manifest network pod quadlet system volume
             if set -q words[2]
                 echo "$words[1] $words[2]"
                 return
@@ -52,7 +52,7 @@ complete -c den -f -n '__den_cmd_is ""' -a diff -d 'Inspect changes to files or 
 complete -c den -f -n '__den_cmd_is ""' -a events -d 'Get real time events from den'
 complete -c den -f -n '__den_cmd_is ""' -a exec -d 'Execute a command in a running container'
 complete -c den -f -n '__den_cmd_is ""' -a export -d 'Export a container\'s filesystem as a tar archive'
-complete -c den -f -n '__den_cmd_is ""' -a generate -d 'Generate structured data (systemd units)'
+complete -c den -f -n '__den_cmd_is ""' -a generate -d 'Generate structured data (systemd units, Kubernetes YAML)'
 complete -c den -f -n '__den_cmd_is ""' -a healthcheck -d 'Run container health checks'
 complete -c den -f -n '__den_cmd_is ""' -a history -d 'Show the history of an image'
 complete -c den -f -n '__den_cmd_is ""' -a image -d 'Manage images'
@@ -61,6 +61,7 @@ complete -c den -f -n '__den_cmd_is ""' -a import -d 'Import the contents from a
 complete -c den -f -n '__den_cmd_is ""' -a info -d 'Display system-wide information'
 complete -c den -f -n '__den_cmd_is ""' -a inspect -d 'Return low-level information on den objects'
 complete -c den -f -n '__den_cmd_is ""' -a kill -d 'Kill one or more running containers'
+complete -c den -f -n '__den_cmd_is ""' -a kube -d 'Play Kubernetes YAML (pods, containers, volumes) and generate it'
 complete -c den -f -n '__den_cmd_is ""' -a load -d 'Load an image from a tar archive or STDIN'
 complete -c den -f -n '__den_cmd_is ""' -a login -d 'Log in to a registry'
 complete -c den -f -n '__den_cmd_is ""' -a logout -d 'Log out from a registry'
@@ -68,6 +69,7 @@ complete -c den -f -n '__den_cmd_is ""' -a logs -d 'Fetch the logs of a containe
 complete -c den -f -n '__den_cmd_is ""' -a manifest -d 'Inspect manifests in registries'
 complete -c den -f -n '__den_cmd_is ""' -a network -d 'Manage networks'
 complete -c den -f -n '__den_cmd_is ""' -a pause -d 'Pause all processes within one or more containers'
+complete -c den -f -n '__den_cmd_is ""' -a play -d 'Play Kubernetes YAML (old spelling of kube play)'
 complete -c den -f -n '__den_cmd_is ""' -a pod -d 'Manage pods (containers sharing network, IPC and UTS namespaces)'
 complete -c den -f -n '__den_cmd_is ""' -a port -d 'List port mappings or a specific mapping for the container'
 complete -c den -f -n '__den_cmd_is ""' -a ps -d 'List containers'
@@ -143,6 +145,11 @@ complete -c den -f -n '__den_cmd_is image' -a remove -d 'Remove one or more imag
 complete -c den -f -n '__den_cmd_is image' -a rm -d 'Remove one or more images'
 complete -c den -f -n '__den_cmd_is image' -a save -d 'Save one or more images to a tar archive (streamed to STDOUT by default)'
 complete -c den -f -n '__den_cmd_is image' -a tag -d 'Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE'
+
+# kube subcommands.
+complete -c den -f -n '__den_cmd_is kube' -a down -d 'Stop and remove the pods that a Kubernetes YAML file describes'
+complete -c den -f -n '__den_cmd_is kube' -a generate -d 'Generate Kubernetes YAML (kind: Pod) from containers or pods'
+complete -c den -f -n '__den_cmd_is kube' -a play -d 'Create and start pods, containers and volumes from Kubernetes YAML'
 
 # manifest subcommands.
 complete -c den -f -n '__den_cmd_is manifest' -a inspect -d 'Display the manifest (or manifest list) of an image in a registry'
@@ -636,3 +643,15 @@ complete -c den -n '__den_cmd_is "pod inspect"' -l help -s h -d 'Print usage'
 complete -c den -n '__den_cmd_is "pod exists"' -l help -s h -d 'Print usage'
 complete -c den -n '__den_cmd_is "pod prune"' -l force -s f -d 'Do not prompt for confirmation'
 complete -c den -n '__den_cmd_is "pod prune"' -l help -s h -d 'Print usage'
+complete -c den -n '__den_cmd_is "kube play"' -l down -d 'Stop and remove the pods the file describes (kube down)'
+complete -c den -n '__den_cmd_is "kube play"' -l force -d 'With --down: remove the PersistentVolumeClaim volumes too'
+complete -c den -n '__den_cmd_is "kube play"' -l help -s h -d 'Print usage'
+complete -c den -n '__den_cmd_is "kube play"' -l quiet -s q -d 'Suppress the pull output'
+complete -c den -n '__den_cmd_is "kube play"' -l replace -d 'Remove existing pods of the file\'s names first'
+complete -c den -n '__den_cmd_is "kube play"' -l service-container -d 'For a Type=notify unit: send MAINPID (the first pod\'s infra monitor) and READY=1 once all is started'
+complete -c den -n '__den_cmd_is "kube play"' -l start -d 'Start the pods after creating them'
+complete -c den -n '__den_cmd_is "kube down"' -l force -d 'Remove the PersistentVolumeClaim volumes too'
+complete -c den -n '__den_cmd_is "kube down"' -l help -s h -d 'Print usage'
+complete -c den -n '__den_cmd_is "kube generate"' -l filename -s f -r -d 'Write the YAML to this file (default: standard output)'
+complete -c den -n '__den_cmd_is "kube generate"' -l help -s h -d 'Print usage'
+complete -c den -n '__den_cmd_is "kube generate"' -l service -s s -d 'Also generate a Service with the published ports (NodePort)'

@@ -96,6 +96,7 @@ void register_registry_commands(std::vector<Command>& table);
 void register_completion_commands(std::vector<Command>& table);
 void register_network_commands(std::vector<Command>& table);
 void register_pod_commands(std::vector<Command>& table);  // cmd_pods.cpp
+void register_kube_commands(std::vector<Command>& table);  // cmd_kube.cpp
 
 // run/create networking flags (cmd_network.cpp): --network, --add-host,
 // --dns*, --mac-address, --network-alias, --link; then -p/-P/--expose
@@ -118,6 +119,16 @@ void resource_config_from_flags(const Config& cfg, const Args& a, ContainerConfi
 // never): from the store, or pulled (rootless, this enters den's user
 // namespace). Progress to stderr unless quiet.
 ImageRecord pull_if_needed(Context& ctx, const std::string& image, const std::string& policy, bool quiet);
+
+// `den create ARGS...` (flags, IMAGE, command) without printing: the same
+// checks, image pull, volumes and bind sources as the command. `adjust` may
+// change the config before it is stored. Nothing is left when it fails.
+struct CreatedContainer {
+  ContainerConfig config;
+  std::vector<std::string> new_volumes;  // volumes made for it (named on first use, anonymous)
+};
+CreatedContainer create_container_from_args(Context& ctx, const std::vector<std::string>& args,
+                                            const std::function<void(ContainerConfig&)>& adjust = {});
 
 const std::vector<Command>& command_table();
 const std::vector<Group>& groups();

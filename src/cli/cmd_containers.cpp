@@ -307,35 +307,49 @@ ContainerConfig config_from_flags(Context& ctx, const Args& a, std::vector<std::
 
 ContainerStore containers(Context& ctx) { return ContainerStore(ctx.store()); }
 
-int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
-  log::Phase phase(run ? "run" : "create");
+void drop_volumes(VolumeStore& vs, const std::vector<std::string>& names) {
+  for (const auto& v : names) {
+    try {
+      vs.remove(v, true);
+    } catch (const Error&) {
+    }
+  }
+}
+
+// The creation part of run/create: config, mounts (volumes and bind sources
+// created), the store record and the create event. `adjust` may change the
+// config just before it is stored. Nothing is left when it fails.
+CreatedContainer create_from_flags(Context& ctx, const Args& a, const std::function<void(ContainerConfig&)>& adjust) {
   std::optional<log::Phase> step(std::in_place, "create: config");
-  ContainerConfig c = config_from_flags(ctx, a, a.positional);
+  CreatedContainer r;
+  ContainerConfig& c = r.config;
+  c = config_from_flags(ctx, a, a.positional);
   step.emplace("create: mounts");
   ContainerStore cs = containers(ctx);
   if (a.flag("replace") && !c.name.empty()) replace_container(ctx, c.name);
   VolumeStore vs(ctx.store());
-  std::vector<std::string> new_volumes;
   c.mounts = prepare_mounts(vs, cs,
                             {a.list("volume"), a.list("mount"), a.list("tmpfs"), a.list("volumes-from"), c.image_volumes},
-                            &new_volumes);
-  auto drop_new_volumes = [&] {
-    for (const auto& v : new_volumes) {
-      try {
-        vs.remove(v, true);
-      } catch (const Error&) {
-      }
-    }
-  };
+                            &r.new_volumes);
   step.emplace("create: store");
   try {
+    if (adjust) adjust(c);
     c = cs.create(c);
   } catch (...) {
-    drop_new_volumes();
+    drop_volumes(vs, r.new_volumes);
     throw;
   }
   emit_container_event(ctx.config(), "create", c.id, c.name, c.image_name, c.labels);
-  step.reset();
+  return r;
+}
+
+int cmd_create_or_run(Context& ctx, const Args& a, bool run) {
+  log::Phase phase(run ? "run" : "create");
+  CreatedContainer created = create_from_flags(ctx, a, {});
+  const ContainerConfig& c = created.config;
+  ContainerStore cs = containers(ctx);
+  VolumeStore vs(ctx.store());
+  auto drop_new_volumes = [&] { drop_volumes(vs, created.new_volumes); };
   if (a.has("cidfile")) {
     std::string f = a.value("cidfile");
     int fd = ::open(f.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
@@ -1086,6 +1100,17 @@ int cmd_inspect(Context& ctx, const Args& a) {
 }
 
 }  // namespace
+
+CreatedContainer create_container_from_args(Context& ctx, const std::vector<std::string>& args,
+                                            const std::function<void(ContainerConfig&)>& adjust) {
+  const Command* create = nullptr;
+  for (const auto& cmd : command_table())
+    if (cmd.paths.front() == std::vector<std::string>{"create"}) create = &cmd;
+  std::vector<std::string> argv = {"den", "create"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  Args a = parse_args(*create, argv, 2, "create", ctx.prog);
+  return create_from_flags(ctx, a, adjust);
+}
 
 void register_container_commands(std::vector<Command>& t) {
   std::vector<Option> run_opts = create_options();

@@ -134,12 +134,14 @@ std::vector<std::pair<std::string, std::string>> man_pages() {
 const std::vector<Group>& groups() {
   static const std::vector<Group> g = {
       {"container", "Manage containers"},
-      {"generate", "Generate structured data (systemd units)"},
+      {"generate", "Generate structured data (systemd units, Kubernetes YAML)"},
       {"healthcheck", "Run container health checks"},
       {"image", "Manage images"},
+      {"kube", "Play Kubernetes YAML (pods, containers, volumes) and generate it"},
       {"manifest", "Inspect manifests in registries"},
       {"quadlet", "Manage Quadlet files (containers as systemd services)"},
       {"network", "Manage networks"},
+      {"play", "Play Kubernetes YAML (old spelling of kube play)"},
       {"pod", "Manage pods (containers sharing network, IPC and UTS namespaces)"},
       {"system", "Manage den"},
       {"volume", "Manage volumes"},
@@ -163,6 +165,7 @@ const std::vector<Command>& command_table() {
     register_service_commands(t);
     register_network_commands(t);
     register_pod_commands(t);
+    register_kube_commands(t);
     return t;
   }();
   return table;
