@@ -307,9 +307,6 @@ int cmd_kube_play(Context& ctx, const Args& a) {
                                   join(r.errors, "; ")));
         p.infra_monitor = r.infra_monitor;
       }
-  } catch (Error& e) {
-    undo(ctx, made);
-    throw;
   } catch (...) {
     undo(ctx, made);
     throw;

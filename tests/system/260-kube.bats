@@ -173,6 +173,12 @@ webdata"
     assert_output "hello from kube prod"
     run_den pod ps -q
     assert_line_count 1
+    # podman's --down spelling of kube down.
+    run_den kube play --down "$WORK/web.yaml"
+    assert_success
+    assert_output_contains "Pods removed:"
+    run_den pod ps -aq
+    assert_output ""
 }
 
 @test "kube generate, down, play: the same containers, ports and env" {
