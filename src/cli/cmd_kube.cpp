@@ -196,9 +196,20 @@ PlayedPod play_pod(Context& ctx, const kube::PodPlan& pod, const Args& a, Made& 
   spec.hostname = pod.hostname;
   spec.labels = pod.labels;
   if (pod.host_network) spec.network = "host";
-  for (const auto& p : pod.ports)
-    spec.publish.push_back(fmt::format("{}{}:{}/{}", p.host_ip.empty() ? "" : p.host_ip + ":", p.host_port,
-                                       p.container_port, p.protocol));
+  if (a.has("network")) spec.network = a.value("network");
+  // --publish adds to the YAML's hostPorts and replaces those of the same
+  // container port and protocol (podman's rule).
+  std::vector<PortMapping> extra;
+  for (const auto& p : a.list("publish")) extra.push_back(parse_port_spec(p));
+  for (const auto& p : pod.ports) {
+    bool replaced = std::any_of(extra.begin(), extra.end(), [&](const PortMapping& e) {
+      return e.container_port == p.container_port && e.protocol == p.protocol;
+    });
+    if (!replaced)
+      spec.publish.push_back(fmt::format("{}{}:{}/{}", p.host_ip.empty() ? "" : p.host_ip + ":", p.host_port,
+                                         p.container_port, p.protocol));
+  }
+  for (const auto& p : a.list("publish")) spec.publish.push_back(p);
   spec.create_command = {"den", "kube", "play", a.positional[0]};
   {
     log::Phase phase("kube: pod " + pod.name);
@@ -262,6 +273,7 @@ int cmd_kube_play(Context& ctx, const Args& a) {
   kube::Plan plan = load_plan(a.positional[0]);
   for (const auto& w : plan.warnings) log::warn("{}", w);
   bool replace = a.flag("replace");
+  for (const auto& p : a.list("publish")) parse_port_spec(p);  // bad input before --replace removes anything
   bool start = a.value("start", "true") == "true";
   if (a.flag("service-container") && !start) throw Error("--service-container needs --start=true", Errc::Invalid);
   check_host(ctx, plan, replace);
@@ -425,6 +437,9 @@ void register_kube_commands(std::vector<Command>& t) {
   std::vector<Option> play_opts = {
       {"down", 0, OptKind::Bool, "", "Stop and remove the pods the file describes (kube down)", ""},
       {"force", 0, OptKind::Bool, "", "With --down: remove the PersistentVolumeClaim volumes too", ""},
+      {"network", 0, OptKind::Value, "string", "The pods' network (instead of the default or hostNetwork)", ""},
+      {"publish", 'p', OptKind::List, "list",
+       "Publish a port of the pods (replaces a hostPort of the same container port and protocol)", ""},
       {"quiet", 'q', OptKind::Bool, "", "Suppress the pull output", ""},
       {"replace", 0, OptKind::Bool, "", "Remove existing pods of the file's names first", ""},
       {"service-container", 0, OptKind::Bool, "",

@@ -742,9 +742,25 @@ void set_restarting(ContainerStore& cs, const std::string& id, bool on) {
   }
 }
 
+// Closes every descriptor from 3 up but those in keep.
+void close_all_but(std::vector<int> keep) {
+  std::sort(keep.begin(), keep.end());
+  unsigned from = 3;
+  for (int fd : keep) {
+    if (fd < static_cast<int>(from)) continue;
+    if (static_cast<unsigned>(fd) > from) ::close_range(from, static_cast<unsigned>(fd) - 1, 0);
+    from = static_cast<unsigned>(fd) + 1;
+  }
+  ::close_range(from, ~0U, 0);
+}
+
 [[noreturn]] void monitor_main(ContainerStore& cs, const std::string& id, int attach_fd, int ready_fd) {
   ::setsid();
   ::prctl(PR_SET_NAME, "den-monitor");
+  // Nothing of the caller's but what the monitor is given: an inherited pipe
+  // (a script's fd 3, bats' output) would stay open as long as the container
+  // runs, and an inherited flock would stay held.
+  close_all_but({attach_fd, ready_fd});
   int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull >= 0) {
     ::dup2(devnull, 0);

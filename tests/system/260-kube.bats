@@ -330,3 +330,31 @@ EOF
     run_den ps --format '{{.Names}}' -f name=svc-
     assert_line_count 2
 }
+
+@test "kube play --publish replaces the YAML's hostPort of that container port; --network" {
+    local port other
+    port=$(free_port)
+    other=$(free_port)
+    write_web_yaml "$port"
+    run_den kube play --publish "127.0.0.1:$other:80" "$WORK/web.yaml"
+    assert_success
+    run fetch "http://127.0.0.1:$other/"
+    assert_output "hello from kube prod"
+    run_den pod inspect -f '{{.InfraContainerID}}' web
+    assert_success
+    run_den port "$output"
+    assert_output "80/tcp -> 127.0.0.1:$other"
+    run_den kube down "$WORK/web.yaml"
+    assert_success
+    # --network none: the pod has no published ports to set up.
+    sed -i '/hostPort/d' "$WORK/web.yaml"
+    run_den kube play --network none "$WORK/web.yaml"
+    assert_success
+    run_den inspect -f '{{.HostConfig.NetworkMode}}' "$(den pod inspect -f '{{.InfraContainerID}}' web)"
+    assert_output "none"
+    # A bad --publish is refused before --replace removes the running pod.
+    run_den kube play --replace --publish nonsense "$WORK/web.yaml"
+    assert_den_error 'nonsense'
+    run_den pod ps --format '{{.Name}} {{.Status}}'
+    assert_output "web Running"
+}

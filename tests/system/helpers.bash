@@ -38,6 +38,10 @@ den_isolate() {
 # runs inside den's user namespace; whatever is left is removed by tests/run
 # (as root) when the whole run is over.
 den_cleanup() {
+    # Pods left running (their infra containers are not removed by rm -f).
+    if [[ -n ${XDG_DATA_HOME:-} && -d $XDG_DATA_HOME/den/pods ]]; then
+        timeout 60 "$DEN" pod rm -af -t 0 </dev/null >/dev/null 2>&1 || true
+    fi
     if [[ -n ${XDG_DATA_HOME:-} && -d $XDG_DATA_HOME ]]; then
         timeout 60 "$DEN" unshare rm -rf "$XDG_DATA_HOME/den" </dev/null >/dev/null 2>&1 || true
         rm -rf "$XDG_DATA_HOME" 2>/dev/null || true
