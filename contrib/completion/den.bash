@@ -81,7 +81,7 @@ _den_flags() {
         "pod inspect") _den_all='--format -f --help -h' _den_vals='--format -f' ;;
         "pod exists") _den_all='--help -h' _den_vals='' ;;
         "pod prune") _den_all='--force -f --help -h' _den_vals='' ;;
-        "kube play") _den_all='--down --force --help -h --quiet -q --replace --service-container --start' _den_vals='' ;;
+        "kube play") _den_all='--down --force --help -h --network --publish -p --quiet -q --replace --service-container --start' _den_vals='--network --publish -p' ;;
         "kube down") _den_all='--force --help -h' _den_vals='' ;;
         "kube generate") _den_all='--filename -f --help -h --service -s' _den_vals='--filename -f' ;;
         *) _den_all='--help -h' _den_vals='' ;;
