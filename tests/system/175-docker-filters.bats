@@ -35,16 +35,6 @@ for _ in range(50):
 '
 }
 
-# wait_for N 'shell condition' : polls every 0.2 s for up to N seconds.
-wait_for() {
-    local n=$(($1 * 5)) i
-    for ((i = 0; i < n; i++)); do
-        eval "$2" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 # ps_names FILTER... : the names ps -a lists with these filters, one line.
 ps_names() {
     local args=() f

@@ -16,16 +16,6 @@ local_teardown() {
     [[ -z ${BG_PID:-} ]] || kill "$BG_PID" 2>/dev/null || true
 }
 
-# wait_for N 'shell condition' : polls every 0.2 s for up to N seconds.
-wait_for() {
-    local n=$(($1 * 5)) i
-    for ((i = 0; i < n; i++)); do
-        eval "$2" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 # ---------------------------------------------------------------------------
 # Health checks
 

@@ -19,16 +19,6 @@ local_teardown() {
     [[ -z ${BG_PID:-} ]] || kill "$BG_PID" 2>/dev/null || true
 }
 
-# wait_for N 'shell condition' : polls every 0.2 s for up to N seconds.
-wait_for() {
-    local n=$(($1 * 5)) i
-    for ((i = 0; i < n; i++)); do
-        eval "$2" && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
@@ -310,21 +300,7 @@ print(len(p["Id"]), len(p["InfraContainerID"]), p["CreateInfra"])
 }
 
 @test "pod start under NOTIFY_SOCKET: den sends MAINPID (the infra's monitor) and READY=1, containers send nothing" {
-    python3 - "$WORK/notify.sock" "$WORK/notify.out" <<'PY' &
-import socket, sys
-s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-s.bind(sys.argv[1])
-s.settimeout(20)
-with open(sys.argv[2], "w") as f:
-    try:
-        while True:
-            f.write(s.recv(4096).decode() + "\n---\n")
-            f.flush()
-    except socket.timeout:
-        pass
-PY
-    BG_PID=$!
-    wait_for 10 '[[ -S $WORK/notify.sock ]]'
+    notify_listener "$WORK/notify.sock" "$WORK/notify.out"
     den pod create --name nt >/dev/null
     den create --pod nt --name n1 bb sleep 1000 >/dev/null
     den create --pod nt --name n2 --sdnotify=conmon bb sleep 1000 >/dev/null

@@ -600,3 +600,34 @@ oci_arch() {
         *) uname -m ;;
     esac
 }
+
+# wait_for N 'shell condition' : polls every 0.2 s for up to N seconds.
+wait_for() {
+    local n=$(($1 * 5)) i
+    for ((i = 0; i < n; i++)); do
+        eval "$2" && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# notify_listener SOCKET OUT : a fake systemd notify socket in the background
+# ($BG_PID; the file's local_teardown kills it): each datagram goes to OUT,
+# followed by a "---" line. It ends after 20 s without one.
+notify_listener() {
+    python3 - "$1" "$2" <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(20)
+with open(sys.argv[2], "w") as f:
+    try:
+        while True:
+            f.write(s.recv(4096).decode() + "\n---\n")
+            f.flush()
+    except socket.timeout:
+        pass
+PY
+    BG_PID=$!
+    wait_for 10 "[[ -S '$1' ]]"
+}
