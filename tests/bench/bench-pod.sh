@@ -51,11 +51,13 @@ spec:
   containers:
   - name: web
     image: localhost/bb:1
-    command: ["httpd", "-f", "-p", "8080"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; httpd -p 8080; while :; do sleep 0.1; done"]
   - name: side
     image: localhost/bb:1
-    command: ["sleep", "1000"]
+    command: ["sh", "-c", "trap 'exit 0' TERM; while :; do sleep 0.1; done"]
 EOF
+# (The commands end on SIGTERM: kube down measures den and podman, not a
+# 10 s stop timeout of a PID 1 that ignores it.)
 chmod a+r "$WORK/pod.yaml"
 
 # The commands are shell lines: one hyperfine run is a whole life cycle.
