@@ -63,6 +63,11 @@ struct NetworkMode {
 NetworkMode parse_network_mode(const std::string& value, const std::string& default_backend);
 // True when the container gets its own network namespace with a helper.
 bool uses_network_helper(const NetworkMode& m);
+// --add-host NAME:IP (also NAME=IP, [IPv6], host-gateway) as "NAME:IP";
+// Errc::Invalid naming the value.
+std::string parse_add_host(const std::string& spec);
+// --dns IP: the address; Errc::Invalid when it is not one.
+std::string parse_dns_server(const std::string& ip);
 
 // ---- /etc files --------------------------------------------------------------
 
@@ -154,6 +159,9 @@ class NetworkStore {
   // By name, full ID or unique ID prefix; Errc::NotFound.
   UserNetwork get(const std::string& name_or_id) const;
   std::optional<UserNetwork> find(const std::string& name_or_id) const;
+  // find() for --network NAME: Errc::NotFound with the fix (network create,
+  // or a backend).
+  UserNetwork require(const std::string& name_or_id) const;
   void remove(const std::string& name);
 
  private:

@@ -1,5 +1,4 @@
 // Networking flags of run/create, and the `network` commands.
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -23,15 +22,6 @@
 
 namespace den::cli {
 
-namespace {
-
-bool valid_ip(const std::string& ip) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return ::inet_pton(AF_INET, ip.c_str(), buf) == 1 || ::inet_pton(AF_INET6, ip.c_str(), buf) == 1;
-}
-
-}  // namespace
-
 void apply_network_flags(Context& ctx, const Args& a, ContainerConfig& c) {
   const Config& cfg = ctx.config();
   std::string value = a.value("network", a.value("net", ""));
@@ -48,30 +38,13 @@ void apply_network_flags(Context& ctx, const Args& a, ContainerConfig& c) {
   if (m.kind == "ns" && !path_exists(m.arg))
     throw Error(fmt::format("invalid --network \"{}\": {} does not exist", value, m.arg), Errc::Invalid);
   if (m.kind == "user") {
-    auto n = NetworkStore(cfg).find(m.arg);
-    if (!n)
-      throw Error(fmt::format("network {} not found: create it with `den network create {}`, or use "
-                              "none, host, slirp4netns or pasta",
-                              m.arg, m.arg),
-                  Errc::NotFound);
-    c.network = n->name;
-    c.networks = {n->name};
+    c.network = NetworkStore(cfg).require(m.arg).name;
+    c.networks = {c.network};
   }
 
-  for (const auto& h : a.list("add-host")) {
-    // name:ip, also name=ip (docker 25+); the IP may be IPv6.
-    size_t sep = h.find_first_of(":=");
-    std::string name = sep == std::string::npos ? "" : h.substr(0, sep);
-    std::string ip = sep == std::string::npos ? "" : h.substr(sep + 1);
-    if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
-    if (name.empty() || (ip != "host-gateway" && !valid_ip(ip)))
-      throw Error(fmt::format("invalid --add-host \"{}\": use HOST:IP (IP may be host-gateway)", h), Errc::Invalid);
-    c.add_hosts.push_back(name + ":" + ip);
-  }
-  for (const auto& d : a.list("dns")) {
-    if (!valid_ip(d)) throw Error(fmt::format("invalid --dns \"{}\": not an IP address", d), Errc::Invalid);
-    c.dns.push_back(d);
-  }
+  // name:ip, also name=ip (docker 25+); the IP may be IPv6.
+  for (const auto& h : a.list("add-host")) c.add_hosts.push_back(parse_add_host(h));
+  for (const auto& d : a.list("dns")) c.dns.push_back(parse_dns_server(d));
   c.dns_search = a.list("dns-search");
   c.dns_options = a.list("dns-option");
   if (a.has("mac-address")) {

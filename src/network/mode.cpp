@@ -86,6 +86,21 @@ HostResolv host_resolv() {
 
 }  // namespace
 
+std::string parse_add_host(const std::string& h) {
+  size_t sep = h.find_first_of(":=");
+  std::string name = sep == std::string::npos ? "" : h.substr(0, sep);
+  std::string ip = sep == std::string::npos ? "" : h.substr(sep + 1);
+  if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+  if (name.empty() || (ip != "host-gateway" && !valid_ip(ip)))
+    throw Error(fmt::format("invalid --add-host \"{}\": use HOST:IP (IP may be host-gateway)", h), Errc::Invalid);
+  return name + ":" + ip;
+}
+
+std::string parse_dns_server(const std::string& ip) {
+  if (!valid_ip(ip)) throw Error(fmt::format("invalid --dns \"{}\": not an IP address", ip), Errc::Invalid);
+  return ip;
+}
+
 NetworkMode parse_network_mode(const std::string& value, const std::string& default_backend) {
   NetworkMode m;
   std::string v = value;

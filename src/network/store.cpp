@@ -93,6 +93,16 @@ std::vector<UserNetwork> NetworkStore::list() const {
   return out;
 }
 
+UserNetwork NetworkStore::require(const std::string& name) const {
+  auto n = find(name);
+  if (!n)
+    throw Error(fmt::format("network {} not found: create it with `den network create {}`, or use none, host, "
+                            "slirp4netns or pasta",
+                            name, name),
+                Errc::NotFound);
+  return *n;
+}
+
 std::optional<UserNetwork> NetworkStore::find(const std::string& key) const {
   std::vector<UserNetwork> all = list();
   for (const auto& n : all)

@@ -1,6 +1,5 @@
 // Pod life cycle (den/pod.h): create with an infra container, start, stop,
 // kill, remove, the exit policy, and readiness for systemd.
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -39,11 +38,6 @@ void emit_pod_event(const Config& cfg, const std::string& action, const PodRecor
   e.attributes = p.labels;
   e.attributes["name"] = p.name;
   emit_event(cfg, std::move(e));
-}
-
-bool valid_ip(const std::string& ip) {
-  unsigned char buf[sizeof(struct in6_addr)];
-  return ::inet_pton(AF_INET, ip.c_str(), buf) == 1 || ::inet_pton(AF_INET6, ip.c_str(), buf) == 1;
 }
 
 // A lock held by this process only: fcntl record locks are not inherited by
@@ -95,28 +89,11 @@ ContainerConfig infra_config(const Config& cfg, const PodSpec& spec, const PodRe
   else
     c.network = m.kind == "user" ? m.arg : m.kind;
   if (m.kind == "user") {
-    auto n = NetworkStore(cfg).find(m.arg);
-    if (!n)
-      throw Error(fmt::format("network {} not found: create it with `den network create {}`, or use none, host, "
-                              "slirp4netns or pasta",
-                              m.arg, m.arg),
-                  Errc::NotFound);
-    c.network = n->name;
-    c.networks = {n->name};
+    c.network = NetworkStore(cfg).require(m.arg).name;
+    c.networks = {c.network};
   }
-  for (const auto& h : spec.add_hosts) {
-    size_t sep = h.find_first_of(":=");
-    std::string name = sep == std::string::npos ? "" : h.substr(0, sep);
-    std::string ip = sep == std::string::npos ? "" : h.substr(sep + 1);
-    if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
-    if (name.empty() || (ip != "host-gateway" && !valid_ip(ip)))
-      throw Error(fmt::format("invalid --add-host \"{}\": use HOST:IP (IP may be host-gateway)", h), Errc::Invalid);
-    c.add_hosts.push_back(name + ":" + ip);
-  }
-  for (const auto& d : spec.dns) {
-    if (!valid_ip(d)) throw Error(fmt::format("invalid --dns \"{}\": not an IP address", d), Errc::Invalid);
-    c.dns.push_back(d);
-  }
+  for (const auto& h : spec.add_hosts) c.add_hosts.push_back(parse_add_host(h));
+  for (const auto& d : spec.dns) c.dns.push_back(parse_dns_server(d));
   c.dns_search = spec.dns_search;
   c.dns_options = spec.dns_options;
   std::vector<PortMapping> ports;

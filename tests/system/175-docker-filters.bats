@@ -16,11 +16,6 @@ local_teardown() {
     [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
 }
 
-# A host port that is free now (the kernel's choice).
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # Two free consecutive host ports: prints the first.
 free_port_pair() {
     python3 -c '

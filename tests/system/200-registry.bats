@@ -24,10 +24,6 @@ local_teardown() {
     [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
 }
 
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # start_registry NAME [tls] [auth] : starts docker-registry, sets
 # ${NAME}_PORT (and the CA in $WORK/NAME/certs/ca.crt with tls; user
 # "tester", password "s3cret" with auth).

@@ -16,29 +16,11 @@ local_teardown() {
     [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
 }
 
-# A host port that is free now (the kernel's choice).
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 # A web server in a container: serves "hello from den" at / and the client's
 # address at /cgi-bin/addr.
 WEB_CMD='mkdir -p /www/cgi-bin && echo "hello from den" >/www/index.html &&
 printf "#!/bin/sh\necho Content-Type: text/plain\necho\necho \$REMOTE_ADDR\n" >/www/cgi-bin/addr &&
 chmod +x /www/cgi-bin/addr && exec httpd -f -p 80 -h /www'
-
-# fetch URL : GET with retries while the server starts.
-fetch() {
-    local i
-    for i in $(seq 1 50); do
-        if output=$(curl -sS --max-time 2 "$1" 2>/dev/null); then
-            echo "$output"
-            return 0
-        fi
-        sleep 0.1
-    done
-    curl -sS --max-time 2 "$1"
-}
 
 @test "-p HOSTPORT:PORT: served to the host; den port, ps PORTS, inspect" {
     local port

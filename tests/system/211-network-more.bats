@@ -18,23 +18,6 @@ local_teardown() {
     [[ -z ${HTTPD_PID:-} ]] || kill "$HTTPD_PID" 2>/dev/null || true
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-# fetch URL : GET with retries while the server starts.
-fetch() {
-    local i out
-    for i in $(seq 1 50); do
-        if out=$(curl -sS --max-time 2 "$1" 2>/dev/null); then
-            echo "$out"
-            return 0
-        fi
-        sleep 0.1
-    done
-    curl -sS --max-time 2 "$1"
-}
-
 # The host's own (non-loopback) IPv4 address, or nothing.
 host_ip() {
     ip -4 -o route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p'

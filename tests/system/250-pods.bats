@@ -19,10 +19,6 @@ local_teardown() {
     [[ -z ${BG_PID:-} ]] || kill "$BG_PID" 2>/dev/null || true
 }
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
 pod_line() {
     den pod ps --format '{{.Name}} {{.Status}} {{.NumberOfContainers}}' -f "name=^$1\$"
 }

@@ -20,22 +20,6 @@ local_teardown() {
 }
 
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
-fetch() {
-    local i
-    for i in $(seq 1 50); do
-        if output=$(curl -sS --max-time 2 "$1" 2>/dev/null); then
-            echo "$output"
-            return 0
-        fi
-        sleep 0.1
-    done
-    curl -sS --max-time 2 "$1"
-}
-
 # web.yaml with a PVC, a ConfigMap, a pod of two containers (a web server
 # publishing hostPort $1, a sidecar), a hostPath mount of $WORK/site.
 write_web_yaml() {

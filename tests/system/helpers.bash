@@ -631,3 +631,21 @@ PY
     BG_PID=$!
     wait_for 10 "[[ -S '$1' ]]"
 }
+
+# free_port : a host port that is free now (the kernel's choice).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# fetch URL : GET with retries while the server starts.
+fetch() {
+    local i out
+    for i in $(seq 1 50); do
+        if out=$(curl -sS --max-time 2 "$1" 2>/dev/null); then
+            echo "$out"
+            return 0
+        fi
+        sleep 0.1
+    done
+    curl -sS --max-time 2 "$1"
+}
