@@ -3,8 +3,9 @@
 // `den exec` involves no monitor: den itself starts the process in the running
 // container's namespaces (exec_in_container: setns on /proc/PID/ns/*, a fork
 // into its PID namespace, the container's process settings) and relays stdio
-// directly. Without -t the process inherits den's stdin (with -i, else
-// /dev/null), stdout and stderr, and den forwards the signals it gets. With -t
+// directly. Without -t the process gets pipes for stdout and stderr (and
+// stdin with -i, else /dev/null) that den relays, never den's own
+// descriptors, and den forwards the signals it gets. With -t
 // den allocates a pty, whose slave becomes the process's controlling terminal,
 // puts its own terminal in raw mode and relays both ways, passing on window
 // size changes.
@@ -209,30 +210,6 @@ class DetachMatcher {
 
 int wait_status_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
-// Waits for the exec'd process, forwarding den's signals to it.
-int wait_forwarding(pid_t pid, SignalRelay& sigs) {
-  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  for (;;) {
-    struct pollfd p[2] = {{sigs.fd(), POLLIN, 0}, {pfd, POLLIN, 0}};
-    int r = ::poll(p, pfd >= 0 ? 2 : 1, pfd >= 0 ? -1 : 50);
-    if (r < 0 && errno != EINTR) break;
-    while (int s = sigs.next())
-      if (s != SIGWINCH) ::kill(pid, s);
-    int st = 0;
-    pid_t w = ::waitpid(pid, &st, WNOHANG);
-    if (w == pid) {
-      if (pfd >= 0) ::close(pfd);
-      return wait_status_code(st);
-    }
-    if (w < 0 && errno != EINTR) break;
-  }
-  if (pfd >= 0) ::close(pfd);
-  int st = 0;
-  while (::waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  return wait_status_code(st);
-}
-
 // Relays between den's stdio and the pty master until the process exits.
 int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
   int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
@@ -310,6 +287,95 @@ int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
   return wait_status_code(status);
 }
 
+// Relays between den's stdio and the process's pipes until it exits and its
+// output has been read. Without -t the process gets pipes, never den's own
+// descriptors: a host terminal (or file) passed in would stay open in the
+// container, where a background process could read what the user types
+// next at the host's prompt. `in_w` is -1 without -i.
+int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
+  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  bool stdin_open = in_w >= 0;
+  bool exited = false;
+  int status = 0;
+  int64_t exit_seen = 0;
+  std::string pending;  // read from our stdin, not yet taken by the process
+  if (in_w >= 0) ::fcntl(in_w, F_SETFL, ::fcntl(in_w, F_GETFL) | O_NONBLOCK);
+  int outs[2] = {out_r, err_r};
+  const int dests[2] = {STDOUT_FILENO, STDERR_FILENO};
+  bool dest_ok[2] = {true, true};
+  char buf[65536];
+  auto reap = [&] {
+    int st = 0;
+    if (!exited && ::waitpid(pid, &st, WNOHANG) == pid) {
+      status = st;
+      exited = true;
+      exit_seen = now_nanos();
+      if (pfd >= 0) ::close(pfd);
+      pfd = -1;
+    }
+  };
+  auto close_stdin = [&] {
+    if (in_w >= 0) ::close(in_w);
+    in_w = -1;
+    stdin_open = false;
+    pending.clear();
+  };
+  while (outs[0] >= 0 || outs[1] >= 0 || !exited) {
+    struct pollfd p[6] = {{sigs.fd(), POLLIN, 0},
+                          {outs[0], POLLIN, 0},
+                          {outs[1], POLLIN, 0},
+                          {stdin_open && pending.empty() ? STDIN_FILENO : -1, POLLIN, 0},
+                          {!pending.empty() ? in_w : -1, POLLOUT, 0},
+                          {pfd, POLLIN, 0}};
+    // After the exit, the pipes may stay open in a background process:
+    // drain what is there, briefly (as with a terminal).
+    int timeout = exited ? 100 : (pfd >= 0 ? -1 : 50);
+    int r = ::poll(p, 6, timeout);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    while (int s = sigs.next())
+      if (s != SIGWINCH && !exited) ::kill(pid, s);
+    for (int i = 0; i < 2; i++) {
+      if (outs[i] < 0 || !(p[1 + i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = ::read(outs[i], buf, sizeof buf);
+      if (n > 0) {
+        if (!dest_ok[i]) continue;  // our side is gone: read on, so the process does not block
+        try {
+          write_all(dests[i], std::string_view(buf, static_cast<size_t>(n)), "write");
+        } catch (const Error&) {
+          dest_ok[i] = false;
+        }
+      } else if (n == 0 || (errno != EINTR && errno != EAGAIN)) {
+        ::close(outs[i]);
+        outs[i] = -1;
+      }
+    }
+    if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
+      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
+      if (n > 0) pending.assign(buf, static_cast<size_t>(n));
+      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) close_stdin();  // end of input: EOF for the process
+    }
+    if (!pending.empty() && (p[4].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t n = ::write(in_w, pending.data(), pending.size());
+      if (n > 0) pending.erase(0, static_cast<size_t>(n));
+      else if (n < 0 && errno != EINTR && errno != EAGAIN) close_stdin();  // the process closed its stdin
+    }
+    if (pfd < 0 || (p[5].revents & POLLIN)) reap();
+    if (exited && (r == 0 || now_nanos() - exit_seen > 2000000000LL)) break;
+  }
+  for (int fd : outs)
+    if (fd >= 0) ::close(fd);
+  if (in_w >= 0) ::close(in_w);
+  if (pfd >= 0) ::close(pfd);
+  if (!exited) {
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  return wait_status_code(status);
+}
+
 std::vector<Option> exec_options() {
   return {
       {"detach", 'd', OptKind::Bool, "", "Detached mode: run command in the background", ""},
@@ -363,6 +429,7 @@ int cmd_exec(Context& ctx, const Args& a) {
   ChildStdio io;
   UniqueFd devnull = open_file("/dev/null", O_RDWR);
   UniqueFd master, console, console_child;
+  UniqueFd in_r, in_w, out_r, out_w, err_r, err_w;  // without -t: the process's pipes
   if (detach) {
     io.in = io.out = io.err = devnull.get();
     plan.tty = false;  // nobody would read the terminal
@@ -375,9 +442,18 @@ int cmd_exec(Context& ctx, const Args& a) {
     console_child = UniqueFd(sv[1]);
     io.console_socket = console_child.get();
   } else {
-    io.in = interactive ? STDIN_FILENO : devnull.get();
-    io.out = STDOUT_FILENO;
-    io.err = STDERR_FILENO;
+    auto make_pipe = [](UniqueFd& r, UniqueFd& w) {
+      int fds[2];
+      if (::pipe2(fds, O_CLOEXEC) != 0) throw sys_error("pipe");
+      r = UniqueFd(fds[0]);
+      w = UniqueFd(fds[1]);
+    };
+    if (interactive) make_pipe(in_r, in_w);
+    make_pipe(out_r, out_w);
+    make_pipe(err_r, err_w);
+    io.in = interactive ? in_r.get() : devnull.get();
+    io.out = out_w.get();
+    io.err = err_w.get();
   }
 
   // Signals are blocked (and read from a signalfd) from before the process
@@ -386,6 +462,9 @@ int cmd_exec(Context& ctx, const Args& a) {
   SpawnError serr;
   pid_t pid = exec_in_container(plan, st.pid, st.pid_start, io, &serr);
   console_child.reset();
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
   if (pid < 0) throw Error(serr.message()).with_exit_code(serr.exit_code);
   // Into the container's cgroup, so that its limits and stats count it (as in
   // docker). Best effort, right after the exec: from a login session outside
@@ -408,7 +487,7 @@ int cmd_exec(Context& ctx, const Args& a) {
   if (detach) return 0;  // it is reparented when den exits
   int code;
   if (!plan.tty) {
-    code = wait_forwarding(pid, sigs);
+    code = relay_pipes(pid, in_w.release(), out_r.release(), err_r.release(), sigs);
   } else {
     RawTerminal raw;
     if (interactive) raw.enable();

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -30,6 +31,7 @@
 #include "den/fs.h"
 #include "den/log.h"
 #include "den/runtime.h"
+#include "den/strings.h"
 #include "den/treecopy.h"
 
 // Fixed buffers, no allocation between clone and exec: paths longer than
@@ -501,10 +503,60 @@ void drop_capabilities(uint64_t keep, bool to_nonroot) {
   exec_in_path(p, argv, envp);
 }
 
-[[noreturn]] void child_main(const RunPlan& p, const ChildStdio& io, int sync_fd, char* const argv[],
-                             char* const envp[]) {
+// The memory that /proc/PID/cmdline and /proc/PID/environ show: den's own
+// command line and the caller's whole environment (fields 48-51 of
+// /proc/self/stat). Read before the fork; the helper wipes its copy.
+struct ProcAreas {
+  uintptr_t arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+};
+
+ProcAreas own_proc_areas() {
+  ProcAreas a;
+  std::string st;
+  try {
+    st = read_file("/proc/self/stat");
+  } catch (const Error&) {
+    return a;
+  }
+  // The command name (field 2) may hold spaces and parentheses: count the
+  // fields after its last ')'.
+  size_t rp = st.rfind(')');
+  if (rp == std::string::npos) return a;
+  std::vector<std::string> f = split(st.substr(rp + 2), ' ');
+  // f[0] is field 3 (state): field N is f[N - 3].
+  if (f.size() < 49) return a;
+  try {
+    a.arg_start = std::stoull(f[45]);
+    a.arg_end = std::stoull(f[46]);
+    a.env_start = std::stoull(f[47]);
+    a.env_end = std::stoull(f[48]);
+  } catch (...) {
+    return ProcAreas{};
+  }
+  return a;
+}
+
+// Makes the process non-dumpable and wipes its copy of den's command line
+// and of the caller's environment: what a process sharing its PID namespace
+// could read through /proc/PID (environ, cmdline, mem, fd, exe, cwd, root)
+// or take with ptrace. The exec'd command is dumpable again (execve resets
+// it) and has only the environment it was given.
+void seal_process(const ProcAreas& areas) {
+  if (::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) child_fail(125, errno, "make the process non-dumpable");
+  if (areas.arg_end > areas.arg_start)
+    std::memset(reinterpret_cast<void*>(areas.arg_start), 0, areas.arg_end - areas.arg_start);
+  if (areas.env_end > areas.env_start)
+    std::memset(reinterpret_cast<void*>(areas.env_start), 0, areas.env_end - areas.env_start);
+}
+
+[[noreturn]] void child_main(const RunPlan& p, const ChildStdio& io, int sync_fd, const ProcAreas& areas,
+                             char* const argv[], char* const envp[]) {
   char c;
   if (::read(sync_fd, &c, 1) != 1) ::_exit(125);  // parent gave up
+  // After the parent's id maps (newuidmap wants a process it owns), before
+  // anything is joined or mounted: a container joining another's PID
+  // namespace (a pod's, --pid container:X) is seen there until its exec.
+  seal_process(areas);
   // First, before sysfs is mounted: sysfs shows the mounter's network namespace.
   if (p.netns_fd >= 0 && ::setns(p.netns_fd, CLONE_NEWNET) != 0)
     child_fail(125, errno, "setns into the container's network namespace");
@@ -593,6 +645,7 @@ pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* 
   ChildArgs args(plan);
   std::vector<char*>& argv = args.argv;
   std::vector<char*>& envp = args.envp;
+  const ProcAreas areas = own_proc_areas();
 
   int sync[2], errp[2];
   if (::pipe2(sync, O_CLOEXEC) != 0 || ::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
@@ -638,13 +691,13 @@ pid_t spawn_container(const RunPlan& plan, const ChildStdio& stdio, SpawnError* 
       if (g == 0) {
         ::close(pidpipe[0]);
         ::close(pidpipe[1]);
-        child_main(plan, stdio, sync[0], argv.data(), envp.data());
+        child_main(plan, stdio, sync[0], areas, argv.data(), envp.data());
       }
       ssize_t w = ::write(pidpipe[1], &g, sizeof g);
       (void)w;
       ::_exit(0);
     }
-    child_main(plan, stdio, sync[0], argv.data(), envp.data());
+    child_main(plan, stdio, sync[0], areas, argv.data(), envp.data());
   }
   ::close(sync[0]);
   ::close(errp[1]);
@@ -733,15 +786,59 @@ struct JoinNs {
   const char* name;
 };
 
+// Closes every descriptor but the sorted `keep` ones (close_range over the
+// gaps): nothing of den's reaches the container, not even for the moment
+// before the exec.
+void close_all_but(const int* keep, size_t n) {
+  unsigned from = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (keep[i] < 0 || static_cast<unsigned>(keep[i]) < from) continue;
+    if (static_cast<unsigned>(keep[i]) > from) ::syscall(SYS_close_range, from, static_cast<unsigned>(keep[i]) - 1, 0);
+    from = static_cast<unsigned>(keep[i]) + 1;
+  }
+  ::syscall(SYS_close_range, from, ~0U, 0);
+}
+
+// The exec helper, between den's fork and the container's PID namespace.
+// What a process in the container could reach through /proc/PID of the
+// process that joins it (runc's CVE-2016-9962 and CVE-2019-5736) is shut
+// off before anything is joined: the helper is not dumpable (so its
+// /proc/PID/{environ,mem,fd,exe,cwd,root} are the kernel's, and ptrace is
+// refused to the container's processes), its copy of den's command line and
+// of the caller's environment is wiped, and every descriptor but the
+// namespaces, the report pipes and the process's own stdio is closed (the
+// host's /proc/PID directory among them).
 [[noreturn]] void exec_child_main(const RunPlan& p, const ChildStdio& io, const JoinNs* ns, size_t n_ns, int pid_fd,
-                                  char* const argv[], char* const envp[]) {
+                                  const ProcAreas& areas, char* const argv[], char* const envp[]) {
+  seal_process(areas);
+  {
+    int keep[16];
+    size_t n = 0;
+    for (int fd : {io.in, io.out, io.err, io.console_socket, pid_fd, g_err_fd})
+      if (fd >= 0) keep[n++] = fd;
+    for (size_t i = 0; i < n_ns && n < 16; i++) keep[n++] = ns[i].fd;
+    std::sort(keep, keep + n);
+    close_all_but(keep, n);
+    // 0, 1 and 2 that are not the process's own (with a terminal, it opens
+    // its own in the container) are /dev/null until then, never den's.
+    for (int fd = 0; fd <= 2; fd++) {
+      if (std::binary_search(keep, keep + n, fd)) continue;
+      int null_fd = ::open("/dev/null", O_RDWR);
+      if (null_fd < 0) child_fail(125, errno, "open /dev/null");
+      if (null_fd != fd) {
+        ::dup2(null_fd, fd);
+        ::close(null_fd);
+      }
+    }
+  }
   for (size_t i = 0; i < n_ns; i++) {
     if (::setns(ns[i].fd, ns[i].type) != 0) child_fail(125, errno, "join the container's %s namespace", ns[i].name);
     ::close(ns[i].fd);
   }
   // A joined PID namespace applies to children only: fork once more. With
   // CLONE_PARENT the process becomes a child of the caller (den), which can
-  // wait for it and forward signals to it directly.
+  // wait for it and forward signals to it directly. It inherits the
+  // non-dumpable state until its exec.
   pid_t pid = static_cast<pid_t>(::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (pid < 0) child_fail(125, errno, "fork into the container's PID namespace");
   if (pid == 0) {
@@ -787,6 +884,7 @@ pid_t exec_in_container(const RunPlan& plan, pid_t target, uint64_t target_start
   if (target_start != 0 && process_start_time(target) != target_start)
     throw Error("the container's process is gone", Errc::NotFound);
   log::debug("exec: joining {} namespace(s) of pid {}", join.size(), target);
+  const ProcAreas areas = own_proc_areas();
 
   int errp[2], pidp[2];
   if (::pipe2(errp, O_CLOEXEC) != 0) throw sys_error("pipe");
@@ -806,7 +904,7 @@ pid_t exec_in_container(const RunPlan& plan, pid_t target, uint64_t target_start
     ::close(errp[0]);
     ::close(pidp[0]);
     g_err_fd = errp[1];
-    exec_child_main(plan, stdio, join.data(), join.size(), pidp[1], argv.data(), envp.data());
+    exec_child_main(plan, stdio, join.data(), join.size(), pidp[1], areas, argv.data(), envp.data());
   }
   ::close(errp[1]);
   ::close(pidp[1]);

@@ -8,12 +8,6 @@ local_setup() {
     import_busybox bb >/dev/null
 }
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 @test "run --rm: output and exit code of the container" {
     run_den run --rm --network none bb echo hello
     assert_success

@@ -21,88 +21,11 @@ local_setup() {
     den import -c 'CMD ["/bin/sh"]' "$tar" bb >/dev/null
 }
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 # start_sleeper NAME [RUN OPTIONS...] : a running container doing nothing.
 start_sleeper() {
     local name=$1
     shift
     den run -d --network none --name "$name" "$@" bb sleep 1000 >/dev/null
-}
-
-# pty_run ROWS COLS CMD... < STEPS : runs CMD on a new pseudo terminal of
-# ROWS x COLS and follows STEPS (one a line): "send TEXT" (python escapes:
-# \r, \x03), "expect REGEX" (in the output after the previous match; 20 s),
-# "winsize R C" (resize, SIGWINCH), "sleep S". Then waits for CMD: status is
-# its exit code, output the whole terminal output (99: a step failed).
-pty_run() {
-    local py=$BATS_FILE_TMPDIR/ptydrive.py
-    if [[ ! -s $py ]]; then
-        cat >"$py" <<'EOF'
-import fcntl, os, pty, re, select, signal, struct, sys, termios, time
-rows, cols = int(sys.argv[1]), int(sys.argv[2])
-steps = sys.stdin.read().splitlines()
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp(sys.argv[3], sys.argv[3:])
-def setsize(r, c):
-    fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", r, c, 0, 0))
-setsize(rows, cols)
-buf, seen = b"", 0
-def read_some(timeout):
-    global buf
-    r, _, _ = select.select([fd], [], [], timeout)
-    if not r:
-        return True
-    try:
-        d = os.read(fd, 65536)
-    except OSError:
-        return False
-    buf += d
-    return bool(d)
-def die(msg):
-    sys.stdout.write(buf.decode(errors="replace"))
-    sys.stdout.write("\nptydrive: %s\n" % msg)
-    os.kill(pid, signal.SIGKILL)
-    sys.exit(99)
-for st in steps:
-    op, _, arg = st.partition(" ")
-    if op == "send":
-        os.write(fd, arg.encode().decode("unicode_escape").encode("latin-1"))
-    elif op == "expect":
-        rx, end = re.compile(arg.encode()), time.time() + 20
-        while True:
-            m = rx.search(buf, seen)
-            if m:
-                seen = m.end()
-                break
-            if time.time() > end:
-                die("timeout waiting for /%s/" % arg)
-            if not read_some(0.2):
-                die("end of output waiting for /%s/" % arg)
-    elif op == "winsize":
-        r, c = arg.split()
-        setsize(int(r), int(c))
-        os.kill(pid, signal.SIGWINCH)
-    elif op == "sleep":
-        time.sleep(float(arg))
-    elif op:
-        die("bad step " + st)
-end = time.time() + 30
-while read_some(0.2):
-    if time.time() > end:
-        die("timeout waiting for the exit")
-_, status = os.waitpid(pid, 0)
-sys.stdout.write(buf.decode(errors="replace"))
-sys.exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 128 + os.WTERMSIG(status))
-EOF
-    fi
-    DEN_LAST_CMD="pty: $*"
-    run --separate-stderr timeout --kill-after=10 90 python3 "$py" "$@"
 }
 
 # ---------------------------------------------------------------------------

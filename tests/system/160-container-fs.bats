@@ -8,12 +8,6 @@ local_setup() {
     import_busybox bb >/dev/null
 }
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 # wait_for_log NAME TEXT : waits (up to 10 s) until the container's log has TEXT.
 wait_for_log() {
     local i

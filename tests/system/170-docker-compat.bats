@@ -6,12 +6,6 @@
 
 load helpers
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 # The source tree's man/ and contrib/: $DEN_SRCDIR, or next to the installed
 # tests (tests/setup copies them), or the repository around tests/system.
 den_source_dir() {

@@ -10,12 +10,6 @@ local_setup() {
     import_busybox bb >/dev/null
 }
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 # Two free consecutive host ports: prints the first.
 free_port_pair() {
     python3 -c '

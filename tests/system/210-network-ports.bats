@@ -10,12 +10,6 @@ local_setup() {
     import_busybox bb >/dev/null
 }
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 # A web server in a container: serves "hello from den" at / and the client's
 # address at /cgi-bin/addr.
 WEB_CMD='mkdir -p /www/cgi-bin && echo "hello from den" >/www/index.html &&

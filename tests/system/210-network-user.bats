@@ -10,12 +10,6 @@ local_setup() {
     import_busybox bb >/dev/null
 }
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 # The pid of the rootless network namespace's holder, or nothing.
 holder_pid() {
     local f=$RUNROOT/netns/holder.pid

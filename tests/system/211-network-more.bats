@@ -12,9 +12,6 @@ local_setup() {
 }
 
 local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
     [[ -z ${HTTPD_PID:-} ]] || kill "$HTTPD_PID" 2>/dev/null || true
 }
 

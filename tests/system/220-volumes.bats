@@ -10,12 +10,6 @@ local_setup() {
     import_busybox bb >/dev/null
 }
 
-local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
-}
-
 # out_json EXPR : the value at EXPR ('[0]["Name"]') of the JSON in $output.
 out_json() {
     json_get - "j$1" <<<"$output"

@@ -10,9 +10,6 @@ local_setup() {
 }
 
 local_teardown() {
-    local ids
-    ids=$(den ps -aq 2>/dev/null) || true
-    [[ -z $ids ]] || den rm -f $ids >/dev/null 2>&1 || true
     [[ -z ${BG_PID:-} ]] || kill "$BG_PID" 2>/dev/null || true
 }
 

@@ -38,6 +38,12 @@ den_isolate() {
 # runs inside den's user namespace; whatever is left is removed by tests/run
 # (as root) when the whole run is over.
 den_cleanup() {
+    # Containers left by the test (running ones hold their monitors).
+    if [[ -n ${XDG_DATA_HOME:-} && -d $XDG_DATA_HOME/den/containers ]]; then
+        local ids
+        ids=$(timeout 60 "$DEN" ps -aq </dev/null 2>/dev/null) || true
+        [[ -z $ids ]] || timeout 60 "$DEN" rm -f $ids </dev/null >/dev/null 2>&1 || true
+    fi
     # Pods left running (their infra containers are not removed by rm -f).
     if [[ -n ${XDG_DATA_HOME:-} && -d $XDG_DATA_HOME/den/pods ]]; then
         timeout 60 "$DEN" pod rm -af -t 0 </dev/null >/dev/null 2>&1 || true
@@ -648,4 +654,14 @@ fetch() {
         sleep 0.1
     done
     curl -sS --max-time 2 "$1"
+}
+
+# pty_run ROWS COLS CMD... < STEPS : runs CMD on a new pseudo terminal of
+# ROWS x COLS and follows STEPS (one a line): "send TEXT" (python escapes:
+# \r, \x03), "expect REGEX" (in the output after the previous match; 20 s),
+# "winsize R C" (resize, SIGWINCH), "sleep S". Then waits for CMD: status is
+# its exit code, output the whole terminal output (99: a step failed).
+pty_run() {
+    DEN_LAST_CMD="pty: $*"
+    run --separate-stderr timeout --kill-after=10 90 python3 "$BATS_TEST_DIRNAME/ptydrive.py" "$@"
 }
