@@ -91,13 +91,13 @@ assert_probe_clean() {
 @test "den exec without -t: the process's stdio are pipes, never den's terminal" {
     den run -d --name tx --network none probeimg sleep 1000 >/dev/null
     # den's stdin, stdout and stderr are a terminal here.
-    pty_run 24 80 "$DEN" exec tx sh -c 'for f in 0 1 2; do echo "fd$f=$(readlink /proc/self/fd/$f)"; done' </dev/null
+    pty_run 24 80 "$DEN" exec tx sh -c 'for f in 0 1 2; do echo "fd$f=$(readlink /proc/$$/fd/$f)"; done' </dev/null
     assert_success
     assert_output_contains "fd0=/dev/null"
     [[ $output =~ fd1=pipe:\[ ]] || fail "stdout is not a pipe: $output"
     [[ $output =~ fd2=pipe:\[ ]] || fail "stderr is not a pipe: $output"
     # With -i, stdin is a pipe too.
-    pty_run 24 80 "$DEN" exec -i tx sh -c 'readlink /proc/self/fd/0' <<<'send \x04'
+    pty_run 24 80 "$DEN" exec -i tx sh -c 'readlink /proc/$$/fd/0' <<<'send \x04'
     assert_success
     [[ $output =~ pipe:\[ ]] || fail "stdin of exec -i is not a pipe: $output"
 }
