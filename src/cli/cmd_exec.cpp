@@ -292,9 +292,17 @@ int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
 // descriptors: a host terminal (or file) passed in would stay open in the
 // container, where a background process could read what the user types
 // next at the host's prompt. `in_w` is -1 without -i.
+//
+// The data moves with splice(2) where the kernel can (one side is always a
+// pipe here): no copy through den, so relayed output costs about what
+// handing over den's own descriptors did. A terminal, an O_APPEND file and
+// the like refuse splice (EINVAL): those go through read and write.
 int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
+  constexpr size_t kChunk = 1 << 20;
   int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
   bool stdin_open = in_w >= 0;
+  bool in_splice = true;      // stdin -> in_w by splice until refused
+  bool in_full = false;       // in_w had no room: wait for POLLOUT
   bool exited = false;
   int status = 0;
   int64_t exit_seen = 0;
@@ -303,6 +311,7 @@ int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
   int outs[2] = {out_r, err_r};
   const int dests[2] = {STDOUT_FILENO, STDERR_FILENO};
   bool dest_ok[2] = {true, true};
+  bool out_splice[2] = {true, true};
   char buf[65536];
   auto reap = [&] {
     int st = 0;
@@ -321,11 +330,13 @@ int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
     pending.clear();
   };
   while (outs[0] >= 0 || outs[1] >= 0 || !exited) {
+    bool want_in = stdin_open && pending.empty() && !in_full;
+    bool want_out = stdin_open && (!pending.empty() || in_full);
     struct pollfd p[6] = {{sigs.fd(), POLLIN, 0},
                           {outs[0], POLLIN, 0},
                           {outs[1], POLLIN, 0},
-                          {stdin_open && pending.empty() ? STDIN_FILENO : -1, POLLIN, 0},
-                          {!pending.empty() ? in_w : -1, POLLOUT, 0},
+                          {want_in ? STDIN_FILENO : -1, POLLIN, 0},
+                          {want_out ? in_w : -1, POLLOUT, 0},
                           {pfd, POLLIN, 0}};
     // After the exit, the pipes may stay open in a background process:
     // drain what is there, briefly (as with a terminal).
@@ -339,9 +350,21 @@ int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
       if (s != SIGWINCH && !exited) ::kill(pid, s);
     for (int i = 0; i < 2; i++) {
       if (outs[i] < 0 || !(p[1 + i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (dest_ok[i] && out_splice[i]) {
+        ssize_t n = ::splice(outs[i], nullptr, dests[i], nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n > 0) continue;
+        if (n == 0) {
+          ::close(outs[i]);
+          outs[i] = -1;
+          continue;
+        }
+        if (errno == EINTR || errno == EAGAIN) continue;
+        if (errno == EINVAL) out_splice[i] = false;  // read and write below
+        else dest_ok[i] = false;                     // our side is gone
+      }
       ssize_t n = ::read(outs[i], buf, sizeof buf);
       if (n > 0) {
-        if (!dest_ok[i]) continue;  // our side is gone: read on, so the process does not block
+        if (!dest_ok[i]) continue;  // read on, so that the process does not block
         try {
           write_all(dests[i], std::string_view(buf, static_cast<size_t>(n)), "write");
         } catch (const Error&) {
@@ -352,15 +375,28 @@ int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
         outs[i] = -1;
       }
     }
-    if (p[3].revents & (POLLIN | POLLHUP | POLLERR)) {
-      ssize_t n = ::read(STDIN_FILENO, buf, sizeof buf);
-      if (n > 0) pending.assign(buf, static_cast<size_t>(n));
-      else if (n == 0 || (errno != EINTR && errno != EAGAIN)) close_stdin();  // end of input: EOF for the process
+    if (want_out && (p[4].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      in_full = false;
+      if (!pending.empty()) {
+        ssize_t n = ::write(in_w, pending.data(), pending.size());
+        if (n > 0) pending.erase(0, static_cast<size_t>(n));
+        else if (n < 0 && errno != EINTR && errno != EAGAIN) close_stdin();  // the process closed its stdin
+      }
     }
-    if (!pending.empty() && (p[4].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      ssize_t n = ::write(in_w, pending.data(), pending.size());
-      if (n > 0) pending.erase(0, static_cast<size_t>(n));
-      else if (n < 0 && errno != EINTR && errno != EAGAIN) close_stdin();  // the process closed its stdin
+    if (want_in && (p[3].revents & (POLLIN | POLLHUP | POLLERR))) {
+      ssize_t n = -1;
+      if (in_splice) {
+        n = ::splice(STDIN_FILENO, nullptr, in_w, nullptr, kChunk, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n == 0) close_stdin();  // end of input: EOF for the process
+        else if (n < 0 && errno == EAGAIN) in_full = true;
+        else if (n < 0 && errno == EINVAL) in_splice = false;
+        else if (n < 0 && errno == EPIPE) close_stdin();
+      }
+      if (!in_splice && stdin_open) {
+        n = ::read(STDIN_FILENO, buf, sizeof buf);
+        if (n > 0) pending.assign(buf, static_cast<size_t>(n));
+        else if (n == 0 || (errno != EINTR && errno != EAGAIN)) close_stdin();
+      }
     }
     if (pfd < 0 || (p[5].revents & POLLIN)) reap();
     if (exited && (r == 0 || now_nanos() - exit_seen > 2000000000LL)) break;
@@ -447,6 +483,9 @@ int cmd_exec(Context& ctx, const Args& a) {
       if (::pipe2(fds, O_CLOEXEC) != 0) throw sys_error("pipe");
       r = UniqueFd(fds[0]);
       w = UniqueFd(fds[1]);
+      // Fewer round trips for bulk data (best effort: capped by
+      // fs/pipe-max-size and the user's pipe quota).
+      ::fcntl(fds[1], F_SETPIPE_SZ, 1 << 20);
     };
     if (interactive) make_pipe(in_r, in_w);
     make_pipe(out_r, out_w);

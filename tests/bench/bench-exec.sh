@@ -54,13 +54,16 @@ fi
 
 results=()
 bench() { # name args-after-exec [stdin-file]
-    local name=$1 args=$2 in=${3:-/dev/null} json=$WORK/h.json cmds=()
+    local name=$1 args=$2 in=${3:-} json=$WORK/h.json cmds=() shell=-N
     cmds+=("$D exec $args")
     [[ -z $BASE ]] || cmds+=("$BASE exec $args")
     [[ -z $P ]] || cmds+=("$P exec $args")
     local quoted="" c
-    for c in "${cmds[@]}"; do quoted+=" '$c'"; done
-    as_user "hyperfine -N --warmup 3 --runs $RUNS --input $in --output pipe --export-json $json $quoted" >/dev/null
+    # (Debian 12's hyperfine has no --input: a shell redirects, the same
+    # shell for every command measured.)
+    for c in "${cmds[@]}"; do quoted+=" '$c${in:+ <$in}'"; done
+    [[ -z $in ]] || shell=""
+    as_user "hyperfine $shell --warmup 3 --runs $RUNS --export-json $json $quoted" >/dev/null
     local row
     row=$(python3 - "$json" "${BASE:+1}" "${P:+1}" <<'PY'
 import json, sys

@@ -115,6 +115,29 @@ start_sleeper() {
     assert_equal "$stderr" err
 }
 
+@test "den exec relays stdin, stdout and stderr byte for byte, whatever den's descriptors are" {
+    start_sleeper ex
+    head -c 3000000 /dev/urandom >"$WORK/in"
+    local sum
+    sum=$(sha256sum <"$WORK/in" | cut -d' ' -f1)
+    # A file in, a file out (splice both ways).
+    den exec -i ex cat <"$WORK/in" >"$WORK/out"
+    assert_equal "$(sha256sum <"$WORK/out" | cut -d' ' -f1)" "$sum" "stdin file to stdout file"
+    # Pipes on both sides, and stderr separately.
+    den exec -i ex sh -c 'cat; cat /etc/passwd >&2' <"$WORK/in" 2>"$WORK/err" | cat >"$WORK/out2"
+    assert_equal "$(sha256sum <"$WORK/out2" | cut -d' ' -f1)" "$sum" "through pipes"
+    den exec ex cat /etc/passwd >"$WORK/passwd"
+    cmp "$WORK/err" "$WORK/passwd" || fail "stderr differs"
+    # An O_APPEND file (splice refuses it: read and write instead).
+    echo first >"$WORK/app"
+    den exec -i ex cat <"$WORK/in" >>"$WORK/app"
+    assert_equal "$(tail -c +7 "$WORK/app" | sha256sum | cut -d' ' -f1)" "$sum" "appended"
+    # A reader that goes away: den ends with the process, no hang.
+    run_sh "\$DEN exec ex sh -c 'yes | head -c 50000000' | head -c 10 >/dev/null; echo done"
+    assert_success
+    assert_output done
+}
+
 @test "den exec -d runs in the background" {
     start_sleeper ex
     run_den exec -d ex sh -c 'sleep 1; echo done >/tmp/d'
