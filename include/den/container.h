@@ -198,6 +198,13 @@ class ContainerStore {
   void save_config(const ContainerConfig& c);
 
   FileLock lock(const std::string& id);
+  // A name file whose container directory is missing (a den killed between
+  // reserving the name and creating the container) names no container.
+  // Its creator holds a flock on it while it works, so such a name is
+  // "dangling" only once that lock is free. reclaim_name frees it (and
+  // returns true); create and rename reclaim one by themselves.
+  bool reclaim_name(const std::string& name);
+  std::vector<std::string> dangling_names() const;
   void rename(const std::string& id, const std::string& new_name);
   // Removes files and the name. Caller holds the lock and has stopped it.
   void remove(const std::string& id);

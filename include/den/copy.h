@@ -46,6 +46,13 @@ void extract_copy(int fd, const std::string& dest, const UntarOptions& opts);
 void with_container_root(ContainerStore& cs, const std::string& id, bool child_writes,
                          const std::function<void(int)>& child, const std::function<void(int)>& parent);
 
+// volume import: extracts the tar on fd over a copy of the volume's
+// contents in the store's staging area, then exchanges it with _data in one
+// rename(2) (RENAME_EXCHANGE), under the volume's lock; a failure or a kill
+// leaves the volume as it was. Refused (Errc::InUse) while a running
+// container mounts the volume. Caller is in den's user namespace.
+class VolumeStore;
+void import_volume_tar(VolumeStore& vs, const std::string& name, int fd);
 // Splits "CONTAINER:PATH" (a local path has no ':' before its first '/', or
 // starts with '/' or '.'). Returns false for a local path.
 bool split_container_path(const std::string& arg, std::string* container, std::string* path);

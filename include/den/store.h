@@ -24,6 +24,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,17 @@ class Store {
   // writer holds gc.lock. Returns bytes reclaimed via *reclaimed.
   bool garbage_collect(uint64_t* reclaimed = nullptr);
 
+  // What garbage_collect removes, for `system check`: blobs and layers no
+  // image references, interrupted downloads (partial/), temporary files of
+  // a killed den in blobs/. Sets *busy (and returns nothing) when a loader
+  // holds gc.lock: what it adds is not referenced yet, and no leftover.
+  struct Leftover {
+    std::string path;
+    std::string what;  // "unreferenced blob", "unreferenced layer", "interrupted download", "temporary blob file"
+    uint64_t bytes = 0;
+  };
+  std::vector<Leftover> unreferenced(bool* busy) const;
+
   // Image records with the given mutator applied under images.lock.
   template <typename F>
   void update_images(F&& f) {
@@ -161,6 +173,8 @@ class Store {
 
  private:
   void write_images(const std::vector<ImageRecord>& imgs);
+  // The blobs (hex) and layers (chain id hex) that the image records name.
+  void referenced(std::set<std::string>* blobs, std::set<std::string>* layers) const;
   LayerRecord ensure_layer_with(const std::string& parent_chain_id, const LayerDescriptor& d, int stream_fd,
                                 int compression);
   void clean_staging();

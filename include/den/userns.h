@@ -37,9 +37,25 @@ struct IdMappings {
 // owned by nobody (65534) are representable.
 inline constexpr uint32_t kMinSubordinateIds = 65536;
 
+// One subordinate range of /etc/subuid or /etc/subgid: ids start..start+count-1.
+struct SubidRange {
+  uint64_t start = 0;
+  uint64_t count = 0;
+};
+
+// When two of the user's ranges overlap (Debian's useradd adds one range by
+// itself, and a second one added by hand often overlaps it), newuidmap and
+// newgidmap fail with "Invalid argument": the kernel refuses overlapping
+// maps. Returns that problem with its fix in one line, naming the ranges
+// and the file; "" when they do not overlap.
+std::string subid_overlap_problem(const std::string& user, bool gid, const std::vector<SubidRange>& ranges);
+
+// The user's subordinate uid (gid) ranges, from libsubid, in file order.
+std::vector<SubidRange> subid_ranges(const std::string& user, bool gid);
+
 // 0 -> the user's uid/gid, 1.. -> the subordinate ranges in order. Throws one
 // clear error naming the file and the command to fix it when the user has no
-// range or too small a one.
+// range, too small a one, or overlapping ones.
 IdMappings rootless_id_mappings(const Config& cfg);
 
 // "0 1000 1 1 100000 65536": the argument list newuidmap expects after the pid.

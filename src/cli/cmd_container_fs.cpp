@@ -26,6 +26,8 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <tuple>
 
@@ -39,6 +41,7 @@
 #include "den/image_archive.h"
 #include "den/log.h"
 #include "den/monitor.h"
+#include "den/network.h"
 #include "den/reference.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
@@ -1010,7 +1013,7 @@ int cmd_system_check(Context& ctx, const Args& a) {
   std::string runroot = cfg.runroot;
 
   // 1. Container states.
-  std::map<pid_t, std::string> monitors, inits;  // pid -> container id, of live containers
+  std::map<pid_t, std::string> monitors;  // pid -> container id, of live containers
   std::set<std::string> live_ids;
   std::vector<std::string> ids;
   try {
@@ -1031,7 +1034,13 @@ int cmd_system_check(Context& ctx, const Args& a) {
       problems.push_back({fmt::format("container {}: config.json is missing or corrupt", name), nullptr});
     }
     ContainerState st = container_state_from_json(j);
-    if (!is_live(st)) continue;
+    if (!is_live(st)) {
+      // Between two runs of its restart policy the monitor waits.
+      if (st.restarting && st.monitor_pid > 0 && process_start_time(st.monitor_pid) == st.monitor_start &&
+          (st.boot_id.empty() || st.boot_id == current_boot_id()))
+        monitors[st.monitor_pid] = id;
+      continue;
+    }
     bool rebooted = !st.boot_id.empty() && st.boot_id != current_boot_id();
     bool ctr_alive = !rebooted && st.pid > 0 && process_start_time(st.pid) == st.pid_start;
     bool mon_alive = !rebooted && st.monitor_pid > 0 && process_start_time(st.monitor_pid) == st.monitor_start;
@@ -1046,7 +1055,6 @@ int cmd_system_check(Context& ctx, const Args& a) {
     }
     if (ctr_alive) {
       live_ids.insert(id);
-      inits[st.pid] = id;
       if (mon_alive) {
         monitors[st.monitor_pid] = id;
         continue;
@@ -1087,6 +1095,12 @@ int cmd_system_check(Context& ctx, const Args& a) {
                           return true;
                         }});
   }
+
+  // 1a. Container names of no container (a den killed between reserving
+  // the name and creating the container); names being created are skipped.
+  for (const auto& n : cs.dangling_names())
+    problems.push_back({fmt::format("container name {} is reserved by no container", n),
+                        [&cs, n] { return cs.reclaim_name(n) || !path_exists(cs.store().root() + "/containers/names/" + n); }});
 
   // 1b. Pods: a pod whose infra container is gone (den killed during pod
   // create or pod rm), a container whose pod is gone, names of no pod.
@@ -1161,69 +1175,113 @@ int cmd_system_check(Context& ctx, const Args& a) {
         if (p.text.rfind("staging leftover", 0) == 0) p.repair = [] { return false; };
   }
 
+  // 2b. Store contents no image references: a load or pull that failed or
+  // was killed after committing a blob, interrupted downloads, temporary
+  // files. Skipped while a loader holds gc.lock (its blobs are in use).
+  {
+    bool busy = false;
+    std::vector<Store::Leftover> left = store.unreferenced(&busy);
+    if (busy) log::info("system check: a load, pull or commit is running: unreferenced blobs not checked");
+    // One garbage collection (in den's user namespace: layer files belong to
+    // subordinate ids) repairs them all.
+    auto gc_done = std::make_shared<std::optional<bool>>();
+    auto gc = [&cfg, gc_done] {
+      if (!*gc_done) {
+        try {
+          run_in_userns(cfg, [&cfg] {
+            if (!Store(cfg).garbage_collect())
+              throw Error("a load, pull or commit started meanwhile: run the check again when it is done");
+          });
+          *gc_done = true;
+        } catch (const Error& e) {
+          log::warn("removing unreferenced blobs: {}", e.what());
+          *gc_done = false;
+        }
+      }
+      return **gc_done;
+    };
+    for (const auto& l : left)
+      problems.push_back({fmt::format("{} {} ({})", l.what, l.path, human_size(static_cast<double>(l.bytes))), gc});
+  }
+
   // 3. Helper processes of this store that belong to no running container.
+  // Everything den starts for a container (slirp4netns, pasta and its
+  // watcher, fuse-overlayfs, exec and health-check helpers, den-netns and its
+  // slirp4netns) descends from the container's monitor, which is a child
+  // subreaper, or from the rootless network namespace's holder: a process
+  // whose parent chain reaches the monitor of a running container, or that
+  // holder, is never reported, whatever its arguments look like.
   if (!quick) {
     std::map<std::string, std::string> sockets = unix_sockets();
     uid_t me = ::getuid();
-    std::set<pid_t> our_monitors;
-    std::vector<pid_t> pids = all_pids();
-    for (pid_t p : pids) {
+    std::vector<pid_t> pids;
+    std::map<pid_t, pid_t> parent;
+    for (pid_t p : all_pids()) {
       if (p == ::getpid() || owner_of(p) != me) continue;
+      pids.push_back(p);
+      parent[p] = ppid_of(p);
+    }
+    pid_t holder = rootless_netns_pid(cfg);
+    // The chain of p (itself first, then its parents, ...) reaches one of `set`.
+    auto chain_reaches = [&](pid_t p, const auto& set) {
+      for (int depth = 0; depth < 64 && p > 1; depth++) {
+        if (set.count(p)) return true;
+        auto it = parent.find(p);
+        p = it != parent.end() ? it->second : ppid_of(p);
+      }
+      return false;
+    };
+    std::set<pid_t> served;
+    for (const auto& [mp, cid] : monitors) served.insert(mp);
+    if (holder > 0) served.insert(holder);
+    std::set<pid_t> our_monitors;
+    for (pid_t p : pids) {
       if (comm_of(p) != "den-monitor") continue;
       if (!process_uses(p, {root, runroot}, sockets)) continue;
       our_monitors.insert(p);
-      if (monitors.count(p) || process_age_seconds(p) < 3) continue;
+    }
+    for (pid_t p : our_monitors) {
+      // A live container's monitor, or a process forked by one (health
+      // check runner, exec helper): not stray.
+      if (chain_reaches(p, served) || process_age_seconds(p) < 3) continue;
       uint64_t start = process_start_time(p);
       problems.push_back({fmt::format("stray den-monitor process {} (belongs to no running container)", p),
                           [p, start] { return kill_if_same(p, start); }});
     }
     for (pid_t p : pids) {
-      if (owner_of(p) != me) continue;
+      if (our_monitors.count(p)) continue;
       std::vector<std::string> argv = cmdline_of(p);
       if (argv.empty()) continue;
       std::string prog = basename_of(argv[0]);
-      uint64_t start = process_start_time(p);
+      std::string comm = comm_of(p);
+      bool helper = prog == "fuse-overlayfs" || prog == "slirp4netns" || prog.rfind("pasta", 0) == 0 ||
+                    comm == "den-netwatch";
+      if (!helper) continue;
+      if (chain_reaches(p, served)) continue;  // serves a running container
+      std::string all = join(argv, " ");
+      // This store's: started under one of its stray monitors, or naming its
+      // paths (fuse-overlayfs' layers, slirp4netns' API socket, pasta's pid
+      // file under RUNROOT/c/<id>/).
+      bool ours = chain_reaches(p, our_monitors) || all.find(root + "/") != std::string::npos ||
+                  all.find(runroot + "/") != std::string::npos;
+      if (!ours || process_age_seconds(p) < 3) continue;
+      std::string what = comm == "den-netwatch" ? "den-netwatch" : prog;
+      std::string whose = "its container is not running";
       if (prog == "fuse-overlayfs") {
-        std::string all = join(argv, " ");
         std::string key = root + "/containers/";
         auto at = all.find(key);
-        if (at == std::string::npos) continue;
-        std::string cid = all.substr(at + key.size(), 64);
-        if (live_ids.count(cid) || process_age_seconds(p) < 3) continue;
-        problems.push_back({fmt::format("stray fuse-overlayfs process {} for container {}", p, cid.substr(0, 12)),
-                            [p, start] { return kill_if_same(p, start); }});
-      } else if (prog == "slirp4netns") {
-        // "... PID tap0": the container it serves.
-        if (argv.size() < 3) continue;
-        pid_t target = static_cast<pid_t>(std::atol(argv[argv.size() - 2].c_str()));
-        pid_t parent = ppid_of(p);
-        bool ours = our_monitors.count(parent) || inits.count(target);
-        if (!ours) {
-          // Serving a container of this store that is no longer running?
-          for (const auto& id : ids) {
-            auto raw = read_file_if_exists(cs.dir(id) + "/state.json");
-            Json j = raw ? Json::parse(*raw, nullptr, false) : Json();
-            if (!j.is_discarded() && j.is_object() && j.value("pid", 0) == target && target > 0) ours = true;
-          }
+        if (at != std::string::npos) {
+          std::string cid = all.substr(at + key.size(), 64);
+          if (live_ids.count(cid)) continue;
+          // cp, diff, commit and export of a stopped container mount it
+          // under the container's lock.
+          if (cid.size() == 64 && is_dir(cs.dir(cid)) && !FileLock::try_acquire(cs.dir(cid) + "/lock")) continue;
+          whose = "for container " + cid.substr(0, 12) + ", which is not running";
         }
-        if (!ours) continue;
-        bool fine = inits.count(target) && monitors.count(parent);
-        if (fine || process_age_seconds(p) < 3) continue;
-        problems.push_back({fmt::format("stray slirp4netns process {} (its container is not running)", p),
-                            [p, start] { return kill_if_same(p, start); }});
-      } else if (prog.rfind("pasta", 0) == 0) {
-        // "--pid RUNROOT/c/<id>/pasta.pid ... --netns /proc/PID/ns/net".
-        if (join(argv, " ").find(runroot + "/c/") == std::string::npos) continue;
-        // Its namespace is an inherited fd: the container whose pid file names it.
-        std::string pidfile;
-        for (size_t i = 0; i + 1 < argv.size(); i++)
-          if (argv[i] == "--pid") pidfile = argv[i + 1];
-        bool live = false;
-        for (const auto& [cpid, cid] : inits) live = live || pidfile.find("/c/" + cid.substr(0, 12) + "/") != std::string::npos;
-        if (live || process_age_seconds(p) < 3) continue;
-        problems.push_back({fmt::format("stray pasta process {} (its container is not running)", p),
-                            [p, start] { return kill_if_same(p, start); }});
       }
+      uint64_t start = process_start_time(p);
+      problems.push_back({fmt::format("stray {} process {} ({})", what, p, whose),
+                          [p, start] { return kill_if_same(p, start); }});
     }
   }
 
@@ -1314,7 +1372,7 @@ void register_container_fs_commands(std::vector<Command>& t) {
                {{"host", 0, OptKind::Bool, "",
                  "Check the host setup for rootless containers instead (ids, helpers, devices, cgroups, sysctls)", ""},
                 {"quick", 0, OptKind::Bool, "", "Skip the scan of processes", ""},
-                {"repair", 0, OptKind::Bool, "", "Fix what can be fixed (staging leftovers, stray processes, states)",
+                {"repair", 0, OptKind::Bool, "", "Fix what can be fixed (states, names, staging leftovers, unreferenced blobs, stray processes)",
                  ""}},
                false, 0, 0, cmd_system_check});
 }

@@ -558,6 +558,11 @@ int cmd_rm(Context& ctx, const Args& a) {
     try {
       auto idopt = cs.try_resolve(arg);
       if (!idopt) {
+        // A name left by a den killed while creating its container.
+        if (cs.reclaim_name(arg)) {
+          out(arg + "\n");
+          continue;
+        }
         if (a.flag("force")) continue;  // docker: rm -f of a missing container is fine
         throw Error(fmt::format("no such container: {}", arg), Errc::NotFound);
       }

@@ -183,9 +183,8 @@ int cmd_volume_import(Context& ctx, const Args& a) {
     fd = file.get();
   }
   ctx.enter_userns();
-  FileLock l = vs.lock(v.name);
   log::Phase phase("volume import");
-  extract_tar(fd, vs.data_dir(v.name), UntarOptions{});
+  import_volume_tar(vs, v.name, fd);
   return 0;
 }
 

@@ -437,6 +437,9 @@ void remove_pod(ContainerStore& cs, const std::string& pod_id, bool force, int t
     remove_container(cs, m.id);
     emit_container_event(cfg, "destroy", m.id, c.name, c.image_name, c.labels);
   }
+  // An infra whose directory is gone (a den killed during pod create) may
+  // have left its name: free it (only if it names no container).
+  if (!p.infra_id.empty() && !is_dir(cs.dir(p.infra_id))) cs.reclaim_name(p.id.substr(0, 12) + "-infra");
   ps.remove(pod_id);
   emit_pod_event(cfg, "remove", p);
 }

@@ -37,12 +37,22 @@ std::vector<PreflightItem> host_preflight(const Config& cfg) {
   if (!cfg.rootless) {
     v.push_back({"ok", "rootless", "den runs as root: no user namespace setup is needed"});
   } else {
+    // Overlapping ranges first: each one is named with its own fix.
+    bool overlap = false;
+    for (bool gid : {false, true}) {
+      std::string problem = user.empty() ? "" : subid_overlap_problem(user, gid, subid_ranges(user, gid));
+      if (!problem.empty()) v.push_back({"fail", gid ? "subgid" : "subuid", problem});
+      overlap = overlap || !problem.empty();
+    }
     try {
-      IdMappings m = rootless_id_mappings(cfg);
-      uint64_t nu = 0, ng = 0;
-      for (const auto& x : m.uids) nu += x.size;
-      for (const auto& x : m.gids) ng += x.size;
-      v.push_back({"ok", "subuid/subgid", fmt::format("{} has {} subordinate uids and {} gids", user, nu - 1, ng - 1)});
+      if (!overlap) {
+        IdMappings m = rootless_id_mappings(cfg);
+        uint64_t nu = 0, ng = 0;
+        for (const auto& x : m.uids) nu += x.size;
+        for (const auto& x : m.gids) ng += x.size;
+        v.push_back(
+            {"ok", "subuid/subgid", fmt::format("{} has {} subordinate uids and {} gids", user, nu - 1, ng - 1)});
+      }
     } catch (const Error& e) {
       v.push_back({"fail", "subuid/subgid",
                    fmt::format("{}; fix: usermod --add-subuids 100000-165535 --add-subgids 100000-165535 {}", e.what(),

@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -24,6 +25,36 @@
 
 namespace den {
 
+std::string subid_overlap_problem(const std::string& user, bool gid, const std::vector<SubidRange>& ranges) {
+  for (size_t i = 0; i < ranges.size(); i++) {
+    for (size_t j = i + 1; j < ranges.size(); j++) {
+      const SubidRange& a = ranges[i];
+      const SubidRange& b = ranges[j];
+      if (a.count == 0 || b.count == 0) continue;
+      if (a.start >= b.start + b.count || b.start >= a.start + a.count) continue;
+      uint64_t first = std::min(a.start, b.start);
+      uint64_t last = std::max(a.start + a.count, b.start + b.count) - 1;
+      const char* file = gid ? "/etc/subgid" : "/etc/subuid";
+      const char* what = gid ? "subgids" : "subuids";
+      return fmt::format("the subordinate {} ranges of user \"{}\" in {} overlap ({}-{} and {}-{}), so {} fails with "
+                         "\"Invalid argument\": as root, merge them with 'usermod --del-{} {}-{} {} && usermod "
+                         "--add-{} {}-{} {}', then run 'den system migrate'",
+                         gid ? "gid" : "uid", user, file, a.start, a.start + a.count - 1, b.start, b.start + b.count - 1,
+                         gid ? "newgidmap" : "newuidmap", what, first, last, user, what, first, last, user);
+    }
+  }
+  return "";
+}
+
+std::vector<SubidRange> subid_ranges(const std::string& user, bool gid) {
+  struct subid_range* ranges = nullptr;
+  int n = gid ? subid_get_gid_ranges(user.c_str(), &ranges) : subid_get_uid_ranges(user.c_str(), &ranges);
+  std::vector<SubidRange> out;
+  for (int i = 0; i < n; i++) out.push_back({static_cast<uint64_t>(ranges[i].start), static_cast<uint64_t>(ranges[i].count)});
+  std::free(ranges);
+  return out;
+}
+
 namespace {
 
 std::vector<IdMap> ranges_for(const Config& cfg, bool gid) {
@@ -32,6 +63,12 @@ std::vector<IdMap> ranges_for(const Config& cfg, bool gid) {
   struct subid_range* ranges = nullptr;
   int n = gid ? subid_get_gid_ranges(cfg.user_name.c_str(), &ranges)
               : subid_get_uid_ranges(cfg.user_name.c_str(), &ranges);
+  std::vector<SubidRange> all;
+  for (int i = 0; i < n; i++) all.push_back({static_cast<uint64_t>(ranges[i].start), static_cast<uint64_t>(ranges[i].count)});
+  if (std::string overlap = subid_overlap_problem(cfg.user_name, gid, all); !overlap.empty()) {
+    std::free(ranges);
+    throw Error(overlap);
+  }
   std::vector<IdMap> maps;
   maps.push_back({0, gid ? static_cast<uint32_t>(cfg.gid) : static_cast<uint32_t>(cfg.uid), 1});
   uint64_t total = 0;

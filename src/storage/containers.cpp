@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -295,29 +296,90 @@ bool valid_name(const std::string& n) {
   });
 }
 
-bool reserve_name(const std::string& names_dir, const std::string& name, const std::string& id,
-                  const std::string& containers_dir, bool durable) {
+// A name is the file names/<name> holding its container's ID. Its creator
+// holds a flock on it until the container's directory is in place (create,
+// rename), so a name whose directory is missing and whose flock is free was
+// left by a den killed in between: it names no container and is reclaimed at
+// once, under that flock.
+
+// Whether fd is still the file at path (not unlinked and replaced meanwhile).
+bool same_file(int fd, const std::string& path) {
+  struct stat a, b;
+  return ::fstat(fd, &a) == 0 && ::stat(path.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+std::string read_fd(int fd) {
+  std::string out;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::pread(fd, buf, sizeof buf, static_cast<off_t>(out.size()))) > 0 && out.size() < 4096)
+    out.append(buf, static_cast<size_t>(n));
+  return trim(out);
+}
+
+enum class NameState { Free, Owned, Busy, Dangling };
+
+// The state of names/<name>; with `reclaim`, a dangling name is removed
+// (and reads as Free).
+NameState name_state(const std::string& path, const std::string& containers_dir, bool reclaim) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    if (errno == ENOENT) return NameState::Free;
+    throw sys_error("open " + path);
+  }
+  UniqueFd g(fd);
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) return NameState::Busy;  // being created or renamed
+  if (!same_file(fd, path)) return NameState::Busy;                 // replaced meanwhile: look again
+  std::string owner = read_fd(fd);
+  if (!owner.empty() && owner.find('/') == std::string::npos && is_dir(containers_dir + "/" + owner))
+    return NameState::Owned;
+  if (!reclaim) return NameState::Dangling;
+  if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw sys_error("free the container name " + basename_of(path));
+  log::debug("container name {}: reclaimed from {}, which does not exist", basename_of(path),
+             owner.empty() ? "nobody" : owner.substr(0, 12));
+  return NameState::Free;
+}
+
+// Reserves the name for `id`; returns the name file, flocked, to be held
+// until the container's directory exists. Empty when another container (or
+// a den creating one right now) has it.
+UniqueFd reserve_name(const std::string& names_dir, const std::string& name, const std::string& id,
+                      const std::string& containers_dir, bool durable) {
   std::string path = names_dir + "/" + name;
-  for (int attempt = 0; attempt < 2; attempt++) {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  for (int attempt = 0; attempt < 20; attempt++) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
       UniqueFd g(fd);
+      // Blocking: a reclaimer that saw the empty file may hold it for a
+      // moment; it then unlinks it and we start again.
+      while (::flock(fd, LOCK_EX) != 0)
+        if (errno != EINTR) throw sys_error("lock the container name " + name);
+      if (!same_file(fd, path)) continue;
       write_all(fd, id);
       if (durable) ::fsync(fd);
-      return true;
+      return g;
     }
     if (errno != EEXIST) throw sys_error("reserve name " + name);
-    // A den killed between reserving the name and creating the container
-    // leaves a name without a container (a power loss, an empty one): reclaim
-    // it once it is clearly stale.
-    std::string owner = trim(read_file_if_exists(path).value_or(""));
-    struct stat st;
-    bool stale = (owner.empty() || !is_dir(containers_dir + "/" + owner)) && ::stat(path.c_str(), &st) == 0 &&
-                 st.st_mtime + 30 < ::time(nullptr);
-    if (!stale) return false;
-    ::unlink(path.c_str());
+    NameState s = name_state(path, containers_dir, true);
+    if (s == NameState::Owned) return UniqueFd();
+    if (s == NameState::Busy) {
+      // Its creator is at work (or it was replaced just now): look again,
+      // briefly, and then report it as taken.
+      ::usleep(10000);
+      if (name_state(path, containers_dir, false) == NameState::Busy && attempt >= 2) return UniqueFd();
+    }
   }
-  return false;
+  return UniqueFd();
+}
+
+// Removes names/<name> if it still names `id`.
+void release_name(const std::string& path, const std::string& id) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return;
+  UniqueFd g(fd);
+  while (::flock(fd, LOCK_EX) != 0)
+    if (errno != EINTR) return;
+  if (same_file(fd, path) && read_fd(fd) == id) ::unlink(path.c_str());
 }
 }  // namespace
 
@@ -329,11 +391,13 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
   store_.prepare_for_write();
   mkdirs(root_ + "/names", 0700);
   if (cfg.id.empty()) cfg.id = random_hex(64);
+  UniqueFd name_lock;  // held until the container's directory is in place
   if (!cfg.name.empty()) {
     if (!valid_name(cfg.name))
       throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", cfg.name),
                   Errc::Invalid);
-    if (!reserve_name(root_ + "/names", cfg.name, cfg.id, root_, durable)) {
+    name_lock = reserve_name(root_ + "/names", cfg.name, cfg.id, root_, durable);
+    if (!name_lock) {
       std::string other = trim(read_file_if_exists(root_ + "/names/" + cfg.name).value_or(""));
       throw Error(fmt::format("the container name \"{}\" is already in use by {}: remove (or rename) that container "
                               "to be able to reuse that name",
@@ -344,7 +408,8 @@ ContainerConfig ContainerStore::create(ContainerConfig cfg) {
     for (int i = 0;; i++) {
       cfg.name = random_container_name();
       if (i > 5) cfg.name += "_" + random_hex(4);
-      if (reserve_name(root_ + "/names", cfg.name, cfg.id, root_, durable)) break;
+      name_lock = reserve_name(root_ + "/names", cfg.name, cfg.id, root_, durable);
+      if (name_lock) break;
     }
   }
   // Build in the staging area, then rename: a container dir is complete or
@@ -489,7 +554,8 @@ void ContainerStore::rename(const std::string& id, const std::string& new_name) 
   if (!valid_name(new_name))
     throw Error(fmt::format("invalid container name \"{}\": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", new_name),
                 Errc::Invalid);
-  if (!reserve_name(root_ + "/names", new_name, id, root_, true))
+  UniqueFd name_lock = reserve_name(root_ + "/names", new_name, id, root_, true);
+  if (!name_lock)
     throw Error(fmt::format("the container name \"{}\" is already in use", new_name), Errc::Exists);
   std::string old = c.name;
   c.name = new_name;
@@ -497,7 +563,24 @@ void ContainerStore::rename(const std::string& id, const std::string& new_name) 
   ContainerState st = state(id);
   st.summary = config_summary(c);
   save_state(id, st);
-  ::unlink((root_ + "/names/" + old).c_str());
+  release_name(root_ + "/names/" + old, id);
+}
+
+bool ContainerStore::reclaim_name(const std::string& name) {
+  if (!valid_name(name)) return false;
+  std::string path = root_ + "/names/" + name;
+  if (!path_exists(path)) return false;
+  return name_state(path, root_, true) == NameState::Free;
+}
+
+std::vector<std::string> ContainerStore::dangling_names() const {
+  std::vector<std::string> out;
+  std::string dir = root_ + "/names";
+  if (!is_dir(dir)) return out;
+  for (const auto& n : list_dir(dir))
+    if (name_state(dir + "/" + n, root_, false) == NameState::Dangling) out.push_back(n);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void ContainerStore::remove(const std::string& id) { Store::Staging trash = detach(id); }
@@ -515,9 +598,7 @@ Store::Staging ContainerStore::detach(const std::string& id) {
   Store::Staging trash = store_.staging("rm-ctr");
   if (::rename(dir(id).c_str(), (trash.path() + "/c").c_str()) != 0)
     throw sys_error("remove container " + id.substr(0, 12));
-  std::string names = root_ + "/names/" + c.name;
-  if (auto owner = read_file_if_exists(names); !c.name.empty() && owner && trim(*owner) == id)
-    ::unlink(names.c_str());
+  if (!c.name.empty()) release_name(root_ + "/names/" + c.name, id);
   std::string rd = run_dir(id);
   if (is_dir(rd)) remove_all(rd);
   return trash;

@@ -12,9 +12,11 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <thread>
 
 #include "den/error.h"
 #include "den/fs.h"
@@ -22,6 +24,7 @@
 #include "den/layer_tar.h"
 #include "den/log.h"
 #include "den/strings.h"
+#include "den/treecopy.h"
 #include "den/userns.h"
 #include "den/volume.h"
 
@@ -279,6 +282,80 @@ void extract_tar(int fd, const std::string& dest, const UntarOptions& opts) {
 
 void extract_copy(int fd, const std::string& dest, const UntarOptions& opts) {
   untar(fd, opts, [&](const std::string& first, bool is_dir) { return copy_target(dest, first, is_dir); });
+}
+
+void import_volume_tar(VolumeStore& vs, const std::string& name, int fd) {
+  vs.get(name);
+  FileLock l = vs.lock(name);
+  // Running containers hold the volume's directory itself (a bind mount),
+  // which the import replaces: they would keep seeing the old one.
+  ContainerStore cs(vs.store());
+  std::vector<std::string> running;
+  for (const auto& user : vs.users(name)) {
+    try {
+      ContainerState st = cs.state(cs.resolve(user));
+      if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused ||
+          st.status == ContainerStatus::Stopping)
+        running.push_back(user);
+    } catch (const Error&) {
+    }
+  }
+  if (!running.empty())
+    throw Error(fmt::format("volume {} is in use by running container(s) {}: stop them first (an import replaces "
+                            "the volume's contents at once)",
+                            name, join(running, ", ")),
+                Errc::InUse);
+  // Built beside the volume in the store's staging area (same file system),
+  // from a copy of the current contents plus the archive, then exchanged
+  // with _data in one rename: a den killed meanwhile leaves the volume as it
+  // was and a staging entry that the next writer (or system check --repair)
+  // removes.
+  std::string data = vs.data_dir(name);
+  Store::Staging st = vs.store().staging("volume-import");
+  std::string next = st.path() + "/_data";
+  struct stat sd;
+  if (::stat(data.c_str(), &sd) != 0) throw sys_error("stat " + data);
+  if (::mkdir(next.c_str(), sd.st_mode & 07777) != 0) throw sys_error("mkdir " + next);
+  if (::chown(next.c_str(), sd.st_uid, sd.st_gid) != 0) throw sys_error("chown " + next);
+  if (::chmod(next.c_str(), sd.st_mode & 07777) != 0) throw sys_error("chmod " + next);
+  if (!dir_is_empty(data.c_str())) {
+    // The current contents, through the same tar code (owners, modes,
+    // xattrs, hard links kept).
+    int p[2];
+    if (::pipe2(p, O_CLOEXEC) != 0) throw sys_error("pipe");
+    UniqueFd r(p[0]), w(p[1]);
+    std::exception_ptr werr;
+    std::thread writer([&] {
+      try {
+        write_tar(w.get(), data, ".");
+      } catch (...) {
+        werr = std::current_exception();
+      }
+      w.reset();
+    });
+    try {
+      extract_tar(r.get(), next, UntarOptions{});
+    } catch (...) {
+      r.reset();  // the writer gets EPIPE
+      writer.join();
+      throw;
+    }
+    r.reset();
+    writer.join();
+    if (werr) std::rethrow_exception(werr);
+  }
+  extract_tar(fd, next, UntarOptions{});
+  if (::renameat2(AT_FDCWD, next.c_str(), AT_FDCWD, data.c_str(), RENAME_EXCHANGE) != 0) {
+    if (errno != EINVAL && errno != ENOSYS) throw sys_error("replace " + data);
+    // A file system without RENAME_EXCHANGE: two renames.
+    if (::rename(data.c_str(), (st.path() + "/old").c_str()) != 0) throw sys_error("replace " + data);
+    if (::rename(next.c_str(), data.c_str()) != 0) {
+      int e = errno;
+      ::rename((st.path() + "/old").c_str(), data.c_str());
+      throw sys_error("replace " + data, e);
+    }
+  }
+  // The old contents are in the staging entry, removed with it.
 }
 
 bool split_container_path(const std::string& arg, std::string* container, std::string* path) {

@@ -414,6 +414,54 @@ Store::RemoveResult Store::remove_image(const std::string& arg, bool force) {
   return res;
 }
 
+void Store::referenced(std::set<std::string>* blobs, std::set<std::string>* layers) const {
+  for (const auto& r : images()) {
+    if (!r.manifest_digest.empty()) blobs->insert(digest_hex(r.manifest_digest));
+    blobs->insert(r.id);
+    std::vector<std::string> diff_ids;
+    for (const auto& d : r.layers) {
+      blobs->insert(digest_hex(d.blob_digest));
+      diff_ids.push_back(d.diff_id);
+    }
+    for (const auto& c : chain_ids(diff_ids)) layers->insert(digest_hex(c));
+  }
+}
+
+std::vector<Store::Leftover> Store::unreferenced(bool* busy) const {
+  std::vector<Leftover> out;
+  *busy = false;
+  if (!is_dir(root_ + "/blobs")) return out;
+  // Loaders (load, pull, import, commit) hold gc.lock shared while they add
+  // what no image references yet: theirs are no leftovers.
+  auto gc = FileLock::try_acquire(root_ + "/gc.lock", FileLock::Mode::Exclusive);
+  if (!gc) {
+    *busy = true;
+    return out;
+  }
+  std::set<std::string> blobs, layers;
+  referenced(&blobs, &layers);
+  auto size_of = [](const std::string& p) {
+    struct stat st;
+    return ::lstat(p.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : uint64_t{0};
+  };
+  for (const auto& name : list_dir(root_ + "/blobs/sha256")) {
+    if (blobs.count(name)) continue;
+    std::string p = root_ + "/blobs/sha256/" + name;
+    bool blob = name.size() == 64 && is_hex(name);
+    out.push_back({p, blob ? "unreferenced blob" : "temporary blob file", size_of(p)});
+  }
+  for (const auto& name : list_dir(root_ + "/layers")) {
+    if (layers.count(name)) continue;
+    std::string p = root_ + "/layers/" + name;
+    out.push_back({p, "unreferenced layer", dir_size(p)});
+  }
+  for (const auto& name : list_dir(root_ + "/partial")) {
+    std::string p = root_ + "/partial/" + name;
+    out.push_back({p, "interrupted download", size_of(p)});
+  }
+  return out;
+}
+
 bool Store::garbage_collect(uint64_t* reclaimed) {
   prepare_for_write();
   auto gc = FileLock::try_acquire(root_ + "/gc.lock", FileLock::Mode::Exclusive);
@@ -424,16 +472,7 @@ bool Store::garbage_collect(uint64_t* reclaimed) {
   log::Phase phase("store: gc");
   FileLock l = FileLock::acquire(root_ + "/images.lock");
   std::set<std::string> blobs, layers;
-  for (const auto& r : images()) {
-    blobs.insert(digest_hex(r.manifest_digest));
-    blobs.insert(r.id);
-    std::vector<std::string> diff_ids;
-    for (const auto& d : r.layers) {
-      blobs.insert(digest_hex(d.blob_digest));
-      diff_ids.push_back(d.diff_id);
-    }
-    for (const auto& c : chain_ids(diff_ids)) layers.insert(digest_hex(c));
-  }
+  referenced(&blobs, &layers);
   uint64_t freed = 0;
   for (const auto& name : list_dir(root_ + "/layers")) {
     if (layers.count(name)) continue;
@@ -446,6 +485,8 @@ bool Store::garbage_collect(uint64_t* reclaimed) {
       throw sys_error(fmt::format("remove layer {}", name));
     ::unlink((root_ + "/locks/layer-" + name + ".lock").c_str());
   }
+  // Unreferenced blobs, and temporary files of a den killed while it wrote
+  // one (put_blob's .tmp-*).
   for (const auto& name : list_dir(root_ + "/blobs/sha256")) {
     if (blobs.count(name)) continue;
     std::string p = root_ + "/blobs/sha256/" + name;

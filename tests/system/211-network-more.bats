@@ -121,6 +121,60 @@ chmod +x /www/cgi-bin/addr && exec httpd -f -p 80 -h /www'
     assert_output "0"
 }
 
+@test "system check --repair beside running networked containers: their helpers and ports stay" {
+    local modes=(slirp4netns netnet)
+    command -v pasta >/dev/null && modes+=(pasta)
+    run_den network create netnet
+    assert_success
+    local mode port before
+    declare -A ports
+    for mode in "${modes[@]}"; do
+        port=$(free_port)
+        ports[$mode]=$port
+        run_den run -d --name "web-$mode" -h "host-$mode" --network "$mode" -p "127.0.0.1:$port:80" \
+            bb sh -c "$WEB_CMD"
+        assert_success
+    done
+    # A health check and an exec running: forks of the monitor, also helpers.
+    run_den run -d --name healthy --health-cmd true --health-interval 1s -p "127.0.0.1:$(free_port):80" bb sleep 1000
+    assert_success
+    for mode in "${modes[@]}"; do
+        run fetch "http://127.0.0.1:${ports[$mode]}/"
+        assert_output "hello from host-$mode"
+    done
+    den exec healthy sleep 8 &
+    local exec_pid=$!
+    # Older than the check's grace period for processes just started.
+    sleep 3.5
+    before=$(ps -u "$(id -u)" -o pid=,comm= | awk '$2 ~ /^(slirp4netns|pasta|passt|den-netwatch|den-netns)/ {print $1}')
+    [[ $(wc -l <<<"$before") -ge 3 ]] || fail "too few helpers: $before"
+    run_den system check
+    assert_success
+    assert_output OK
+    run_den system check --repair
+    assert_success
+    assert_output OK
+    local p
+    for p in $before; do
+        gone "$p" && fail "helper $p was killed by system check --repair"
+    done
+    # The network still works: a real request through each published port,
+    # and the slirp4netns container's tap0 is there.
+    for mode in "${modes[@]}"; do
+        run fetch "http://127.0.0.1:${ports[$mode]}/"
+        assert_success
+        assert_output "hello from host-$mode"
+    done
+    run_den exec web-slirp4netns ip -o link show tap0
+    assert_success
+    assert_output_contains "tap0"
+    wait "$exec_pid"
+    run_den inspect -f '{{.State.Health.Status}}' healthy
+    assert_output healthy
+    run_den ps --format '{{.Names}} {{.State}}' --filter status=running
+    assert_line_count $(( ${#modes[@]} + 1 ))
+}
+
 @test "den info says when net.ipv4.ping_group_range excludes the user's group" {
     local lo hi gid
     read -r lo hi </proc/sys/net/ipv4/ping_group_range

@@ -361,8 +361,8 @@ pod remove ev"
     assert_output ""
     run_den ps -aq
     assert_output ""
-    # A name reserved by a killed create is reclaimed after 30 s; until then
-    # check may list it (and --repair frees it).
+    # A name reserved by a killed create names no container: check may
+    # list it, and --repair (or the next create of that name) frees it.
     run_den system check --repair
     assert_success
     run_den system check
