@@ -284,32 +284,67 @@ void extract_copy(int fd, const std::string& dest, const UntarOptions& opts) {
   untar(fd, opts, [&](const std::string& first, bool is_dir) { return copy_target(dest, first, is_dir); });
 }
 
+namespace {
+
+// Moves every entry of `src` into `dst`, replacing what is there; a
+// directory meets a directory by merging (taking the archive's owner, mode
+// and times, as an extraction over it would).
+void move_into(const std::string& src, const std::string& dst) {
+  for (const auto& name : list_dir(src)) {
+    std::string s = src + "/" + name, t = dst + "/" + name;
+    struct stat ss, ts;
+    if (::lstat(s.c_str(), &ss) != 0) throw sys_error("stat " + s);
+    bool have = ::lstat(t.c_str(), &ts) == 0;
+    if (have && S_ISDIR(ss.st_mode) && S_ISDIR(ts.st_mode)) {
+      move_into(s, t);
+      if (::lchown(t.c_str(), ss.st_uid, ss.st_gid) != 0) throw sys_error("chown " + t);
+      if (::chmod(t.c_str(), ss.st_mode & 07777) != 0) throw sys_error("chmod " + t);
+      struct timespec times[2] = {ss.st_atim, ss.st_mtim};
+      ::utimensat(AT_FDCWD, t.c_str(), times, AT_SYMLINK_NOFOLLOW);
+      continue;
+    }
+    if (have && S_ISDIR(ts.st_mode)) remove_all(t);  // a file replaces a directory
+    if (::rename(s.c_str(), t.c_str()) != 0) throw sys_error("move " + name + " into " + dst);
+  }
+}
+
+}  // namespace
+
 void import_volume_tar(VolumeStore& vs, const std::string& name, int fd) {
   vs.get(name);
   FileLock l = vs.lock(name);
-  // Running containers hold the volume's directory itself (a bind mount),
-  // which the import replaces: they would keep seeing the old one.
   ContainerStore cs(vs.store());
-  std::vector<std::string> running;
+  bool mounted = false;
   for (const auto& user : vs.users(name)) {
     try {
       ContainerState st = cs.state(cs.resolve(user));
       if (st.status == ContainerStatus::Running || st.status == ContainerStatus::Paused ||
           st.status == ContainerStatus::Stopping)
-        running.push_back(user);
+        mounted = true;
     } catch (const Error&) {
     }
   }
-  if (!running.empty())
-    throw Error(fmt::format("volume {} is in use by running container(s) {}: stop them first (an import replaces "
-                            "the volume's contents at once)",
-                            name, join(running, ", ")),
-                Errc::InUse);
-  // Built beside the volume in the store's staging area (same file system),
-  // from a copy of the current contents plus the archive, then exchanged
-  // with _data in one rename: a den killed meanwhile leaves the volume as it
-  // was and a staging entry that the next writer (or system check --repair)
-  // removes.
+  if (mounted) {
+    // Running containers hold the volume's directory itself (a bind mount),
+    // so it cannot be exchanged: as podman does, the archive goes into the
+    // directory they see. It is extracted whole into the staging area first
+    // (a bad or truncated archive changes nothing), then its entries are
+    // moved in by rename: no data is copied, and only a den killed during
+    // those renames leaves a volume with part of the archive (and a staging
+    // entry that system check reports).
+    std::string data = vs.data_dir(name);
+    Store::Staging st = vs.store().staging("volume-import");
+    std::string next = st.path() + "/_data";
+    if (::mkdir(next.c_str(), 0755) != 0) throw sys_error("mkdir " + next);
+    extract_tar(fd, next, UntarOptions{});
+    move_into(next, data);
+    return;
+  }
+  // Otherwise built beside the volume in the store's staging area (same
+  // file system), from a copy of the current contents plus the archive, then
+  // exchanged with _data in one rename: a den killed meanwhile leaves the
+  // volume as it was and a staging entry that the next writer (or system
+  // check --repair) removes.
   std::string data = vs.data_dir(name);
   Store::Staging st = vs.store().staging("volume-import");
   std::string next = st.path() + "/_data";
