@@ -25,6 +25,9 @@ void write_tar(int fd, const std::string& path, const std::string& top);
 
 struct UntarOptions {
   bool keep_owners = true;  // false: files belong to whoever extracts (docker cp without -a)
+  // Device nodes are skipped with a warning (den's one rule for tar entries,
+  // EntryFilter in den/layer_tar.h); as root they are created.
+  bool rootless = true;
 };
 // Extracts a tar stream (plain, gzip, zstd, ...) from fd into the existing
 // directory dest, safely (see above). Throws Errc::Invalid naming the entry.

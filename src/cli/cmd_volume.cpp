@@ -185,7 +185,9 @@ int cmd_volume_import(Context& ctx, const Args& a) {
   ctx.enter_userns();
   FileLock l = vs.lock(v.name);
   log::Phase phase("volume import");
-  extract_tar(fd, vs.data_dir(v.name), UntarOptions{});
+  UntarOptions opts;
+  opts.rootless = ctx.config().rootless;
+  extract_tar(fd, vs.data_dir(v.name), opts);
   return 0;
 }
 
@@ -204,6 +206,7 @@ int cmd_cp(Context& ctx, const Args& a) {
   ContainerStore cs(ctx.store());
   bool follow = a.flag("follow-link");
   UntarOptions opts;
+  opts.rootless = ctx.config().rootless;
   if (from) {
     // Container to host: the helper tars the source (resolved inside the
     // container), we extract here as the user (owned by us, as docker does).

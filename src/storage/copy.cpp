@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 
 #include "den/error.h"
 #include "den/fs.h"
@@ -75,6 +76,7 @@ void untar(int fd, const UntarOptions& opts,
   Target target;
   std::string root;
   bool first = true;
+  EntryFilter filter(opts.rootless, {});
   for (;;) {
     archive_entry* e = nullptr;
     int r = archive_read_next_header(in.get(), &e);
@@ -97,17 +99,21 @@ void untar(int fd, const UntarOptions& opts,
       first = false;
     }
     std::string dst = map_entry(target, *rel, name);
-    if (const char* hl = archive_entry_hardlink(e)) {
-      auto t = sanitize_entry_path(hl);
-      if (!t || t->empty())
-        throw Error(fmt::format("tar entry \"{}\": hard link target \"{}\" escapes the destination: refused", name, hl),
-                    Errc::Invalid);
-      archive_entry_copy_hardlink(e, (root + "/" + map_entry(target, *t, hl)).c_str());
-    } else if ((type == AE_IFCHR || type == AE_IFBLK) && ::geteuid() != 0) {
-      log::warn("skipping device node {}: not permitted rootless", name);
-      continue;
-    } else if (type == AE_IFSOCK) {
-      continue;
+    const char* hl = archive_entry_hardlink(e);
+    std::optional<std::string> link;
+    if (hl) {
+      link = sanitize_entry_path(hl);
+      if (!link || link->empty()) throw hardlink_outside(name, hl);
+    }
+    if (filter.skip(e, *rel, link ? &*link : nullptr)) continue;
+    if (hl) {
+      // The target: an entry extracted before, or a file already in the
+      // destination (as docker cp links it). Symlinks on its way are refused
+      // by libarchive (SECURE_SYMLINKS checks link targets too).
+      std::string tpath = root + "/" + map_entry(target, *link, hl);
+      struct stat st;
+      if (::lstat(tpath.c_str(), &st) != 0) throw hardlink_outside(name, hl);
+      archive_entry_copy_hardlink(e, tpath.c_str());
     }
     if (!opts.keep_owners) {
       archive_entry_set_uid(e, ::geteuid());
@@ -117,6 +123,7 @@ void untar(int fd, const UntarOptions& opts,
     r = archive_write_header(out.get(), e);
     if (r < ARCHIVE_WARN)
       throw Error(fmt::format("tar entry \"{}\": {}: refused", name, archive_message(out.get())), Errc::Invalid);
+    filter.written(*rel);
     if (archive_entry_size(e) > 0 && type == AE_IFREG && !archive_entry_hardlink(e)) {
       for (;;) {
         const void* buf;
