@@ -341,6 +341,7 @@ void register_volume_commands(std::vector<Command>& t) {
                "den volume import data data.tar\ngzip -dc data.tar.gz | den volume import data -",
                {},
                false, 1, 2, cmd_volume_import});
+  t.back().notes = kNotesTarEntries;
   t.push_back({{{"cp"}, {"container", "cp"}},
                "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  den cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
                "Copy files/folders between a container and the local filesystem",
@@ -348,6 +349,7 @@ void register_volume_commands(std::vector<Command>& t) {
                {{"archive", 'a', OptKind::Bool, "", "Archive mode (copy all uid/gid information)", ""},
                 {"follow-link", 'L', OptKind::Bool, "", "Always follow symbol link in SRC_PATH", ""}},
                false, 2, 2, cmd_cp});
+  t.back().notes = kNotesTarEntries;
 }
 
 }  // namespace den::cli

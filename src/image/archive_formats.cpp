@@ -375,12 +375,13 @@ std::vector<LoadedImage> load_docker_archive(Store& store, const ArchiveContents
       throw Error("invalid docker-archive: manifest.json entry needs Config and Layers", Errc::Invalid);
     const StagedFile& cf = c.need(m["Config"].get<std::string>(), "config");
     std::string config_text = staged_text(store, cf, "image config " + m["Config"].get<std::string>());
+    // The names are checked before any blob is committed.
+    std::vector<std::string> names = names_from_repo_tags(m.value("RepoTags", Json::array()));
     std::vector<LayerDescriptor> layers;
     for (const auto& l : m["Layers"]) {
       if (!l.is_string()) throw Error("invalid docker-archive: Layers must be strings", Errc::Invalid);
       layers.push_back(staged_layer(store, c.need(l.get<std::string>(), "layer")));
     }
-    std::vector<std::string> names = names_from_repo_tags(m.value("RepoTags", Json::array()));
     ImageRecord rec = commit_image(store, config_text, layers, "", names);
     out.push_back({rec.id, names});
   }

@@ -17,10 +17,13 @@
 //  - Root entry ("." / "./" / "/"): a directory entry applies its mode, owner,
 //    times and xattrs to dest itself (like docker); a non-directory root entry
 //    is refused as invalid.
-//  - FIFOs are kept (mkfifo needs no privilege). Character and block devices
-//    are skipped with opts.warn in rootless mode, except character devices
-//    0/0, which are overlay whiteouts and may be created in a user namespace
-//    (Linux >= 5.8). Hard links to skipped entries are skipped too.
+//  - File types follow EntryFilter (den/layer_tar.h), the rule shared with
+//    volume import and cp: FIFOs are kept (mkfifo needs no privilege).
+//    Character and block devices are skipped with opts.warn in rootless
+//    mode, except character devices 0/0, which are overlay whiteouts and may
+//    be created in a user namespace (Linux >= 5.8). Hard links to skipped
+//    entries are skipped too; a hard link whose target is not an entry
+//    extracted before is refused (hardlink_outside).
 //  - ARCHIVE_EXTRACT_FFLAGS is not used: immutable/append-only flags need
 //    CAP_LINUX_IMMUTABLE in the initial namespace and would make layers
 //    impossible to remove.

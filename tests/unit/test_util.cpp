@@ -292,6 +292,7 @@ TEST_CASE("edit distance", "[strings]") {
 }
 
 TEST_CASE("read_file_bounded reads up to the limit and refuses more", "[fs]") {
+  using namespace den;
   TempDir td("/tmp", "den-rb-");
   std::string p = td.path() + "/f";
   write_file_atomic(p, std::string(100, 'x'));
