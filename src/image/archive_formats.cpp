@@ -319,6 +319,11 @@ ArchiveContents read_archive(int fd, const std::string& staging) {
       continue;
     }
     if (type != AE_IFREG) continue;
+    // Refused before a byte is staged (the bounded read refuses it again).
+    if ((*path == "manifest.json" || *path == "index.json") && archive_entry_size_is_set(e) &&
+        archive_entry_size(e) > static_cast<la_int64_t>(kMaxMetadataSize))
+      throw Error(fmt::format("{} in the archive is larger than the limit of {}", *path, format_limit(kMaxMetadataSize)),
+                  Errc::Invalid);
     std::string staged = fmt::format("{}/f{}", staging, n++);
     BlobWriter w(staged);
     for (;;) {
