@@ -83,15 +83,11 @@ struct TabWidths {
 };
 
 // Standard output through a 64 KiB buffer: rows are written as they are
-// made, never gathered whole.
+// made, never gathered whole. What is still buffered when an error unwinds
+// is dropped (flush() ends a successful run), so a template that fails early
+// prints only its error.
 class StdoutStream {
  public:
-  ~StdoutStream() {
-    try {
-      flush();
-    } catch (...) {
-    }
-  }
   void write(std::string_view s) {
     if (buf_.size() + s.size() > kMax) flush();
     if (s.size() > kMax) {
