@@ -195,6 +195,14 @@ class ContainerStore {
   // (monitor killed, host rebooted): such containers read as exited.
   ContainerState state(const std::string& id) const;
   void save_state(const std::string& id, const ContainerState& s);
+  // A container that fills the disk must still get its exit status recorded.
+  // The monitor keeps a reserve file (state.reserve, kReserve bytes of
+  // allocated space) in the container's directory while the container runs;
+  // save_exit_state writes state.json and, when the disk is full (ENOSPC,
+  // EDQUOT), frees the reserve and writes it again. reserve_state_space
+  // (re)creates the reserve, best effort.
+  void reserve_state_space(const std::string& id);
+  void save_exit_state(const std::string& id, const ContainerState& s);
   void save_config(const ContainerConfig& c);
 
   FileLock lock(const std::string& id);

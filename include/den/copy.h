@@ -25,6 +25,9 @@ void write_tar(int fd, const std::string& path, const std::string& top);
 
 struct UntarOptions {
   bool keep_owners = true;  // false: files belong to whoever extracts (docker cp without -a)
+  // Device nodes are skipped with a warning (den's one rule for tar entries,
+  // EntryFilter in den/layer_tar.h); as root they are created.
+  bool rootless = true;
 };
 // Extracts a tar stream (plain, gzip, zstd, ...) from fd into the existing
 // directory dest, safely (see above). Throws Errc::Invalid naming the entry.
@@ -49,10 +52,11 @@ void with_container_root(ContainerStore& cs, const std::string& id, bool child_w
 // volume import: extracts the tar on fd over a copy of the volume's
 // contents in the store's staging area, then exchanges it with _data in one
 // rename(2) (RENAME_EXCHANGE), under the volume's lock; a failure or a kill
-// leaves the volume as it was. Refused (Errc::InUse) while a running
-// container mounts the volume. Caller is in den's user namespace.
+// leaves the volume as it was. While a running container mounts the volume
+// the archive is extracted whole into staging, then moved into _data by
+// rename. Caller is in den's user namespace.
 class VolumeStore;
-void import_volume_tar(VolumeStore& vs, const std::string& name, int fd);
+void import_volume_tar(VolumeStore& vs, const std::string& name, int fd, const UntarOptions& opts = {});
 // Splits "CONTAINER:PATH" (a local path has no ':' before its first '/', or
 // starts with '/' or '.'). Returns false for a local path.
 bool split_container_path(const std::string& arg, std::string* container, std::string* path);

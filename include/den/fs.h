@@ -5,6 +5,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -44,6 +45,12 @@ UniqueFd open_file(const std::string& path, int flags, mode_t mode = 0644);
 
 std::string read_file(const std::string& path);
 std::optional<std::string> read_file_if_exists(const std::string& path);
+// Reads at most `max` bytes of a file: never more than max + 1 bytes are read
+// into memory. A larger file throws Errc::Invalid "<what> is larger than the
+// limit of N MiB" (what names the file for the user).
+std::string read_file_bounded(const std::string& path, size_t max, const std::string& what);
+// "4 MiB", "512 KiB", "100 bytes": a limit in a message.
+std::string format_limit(uint64_t bytes);
 // How much of write_file_atomic reaches the disk before it returns. Every
 // kind is atomic against a killed den (the rename); they differ after a
 // power loss only:

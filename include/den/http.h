@@ -27,6 +27,10 @@ struct HttpRequest {
                                      // /etc/containers/certs.d/HOST
   bool follow_redirects = true;      // Authorization is not forwarded to another host
   long timeout_connect_s = 30;
+  // A 2xx body that is kept in response.body (no sink) larger than this fails
+  // the request (Errc::Invalid, "... larger than the limit of N"); it is never
+  // held whole. Other bodies are kept up to 1 MiB, for error messages.
+  size_t max_body = 1u << 20;
 };
 
 struct HttpResponse;

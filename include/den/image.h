@@ -26,6 +26,15 @@ inline constexpr std::string_view kDockerLayerGzip = "application/vnd.docker.ima
 inline constexpr std::string_view kDockerLayer = "application/vnd.docker.image.rootfs.diff.tar";
 }  // namespace media
 
+// The largest metadata document den reads: a registry's manifest, index and
+// image config, an archive's manifest.json and index.json and the manifests
+// and configs in it (containers/image and the registry use 4 MiB too). Each is
+// read through a bounded reader and a larger one is refused, so a hostile
+// archive or registry cannot make den hold gigabytes.
+inline constexpr size_t kMaxMetadataSize = 4u << 20;
+// The most names (RepoTags) one image of an archive may carry; more is refused.
+inline constexpr size_t kMaxImageNames = 1000;
+
 // OCI layer media type for a blob's compression.
 std::string_view oci_layer_media_type(Compression c);
 

@@ -9,6 +9,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_set>
+
+#include "den/error.h"
+
+struct archive_entry;  // libarchive's
 
 namespace den {
 
@@ -35,8 +40,44 @@ WhiteoutInfo classify_whiteout(std::string_view path);
 // "", "." and "./" denote the layer root and return "".
 std::optional<std::string> sanitize_entry_path(std::string_view path);
 
+// den's one rule for what a tar entry may be, shared by every extraction:
+// load, pull and import (extract_layer) and volume import and cp
+// (extract_tar, extract_copy in den/copy.h). As containers/storage and
+// docker do rootless:
+//  - regular files, directories, symlinks, hard links and FIFOs are extracted;
+//  - character devices 0/0 (overlay whiteouts) are extracted;
+//  - other character and block devices are skipped with a warning when
+//    rootless (mknod needs CAP_MKNOD in the initial user namespace), and
+//    created when den runs as root;
+//  - sockets and unknown types are skipped with a warning;
+//  - a hard link to a skipped entry is skipped with a warning;
+//  - a hard link must point to an entry extracted before it (or, for cp and
+//    volume import, a file already in the destination); anything else is
+//    refused with hardlink_outside().
+// Refusals are Errc::Invalid and name the entry; skipping never fails.
+class EntryFilter {
+ public:
+  EntryFilter(bool rootless, std::function<void(const std::string&)> warn)
+      : rootless_(rootless), warn_(std::move(warn)) {}
+  // True when the entry (sanitized path rel) is skipped; warns once for it.
+  // A hard link entry is checked against its sanitized target.
+  bool skip(archive_entry* e, const std::string& rel, const std::string* link_target = nullptr);
+  // The entry was written: a hard link to it is no longer to a skipped entry.
+  void written(const std::string& rel) { skipped_.erase(rel); }
+
+ private:
+  bool rootless_;
+  std::function<void(const std::string&)> warn_;
+  std::unordered_set<std::string> skipped_;
+};
+
+// The refusal of a hard link whose target is not in the archive (or, for cp
+// and volume import, the destination): `hardlink "hl" points to "/home/x",
+// outside the archive`.
+Error hardlink_outside(std::string_view entry, std::string_view target);
+
 struct ExtractOptions {
-  // Rootless: device nodes (other than whiteouts) are skipped with a warning,
+  // Rootless: device nodes (other than whiteouts) are skipped (EntryFilter),
   // and ownership is applied as-is (we run as root inside the user namespace).
   bool rootless = true;
   // Called with one line per skipped entry (device nodes in rootless mode).

@@ -76,7 +76,13 @@ struct Command {
   int max_args = -1;  // -1: any
   std::function<int(Context&, const Args&)> run;
   bool hidden = false;  // not listed in help (internal commands)
+  std::string notes;    // the man page's NOTES section (rules the summary cannot hold)
 };
+
+// NOTES shared by several commands' man pages (table.cpp).
+extern const char* const kNotesTarEntries;    // device nodes, hard links: load, pull, import, volume import, cp
+extern const char* const kNotesMetadataSize;  // the 4 MiB cap on manifests, indexes, configs: load, pull
+extern const char* const kNotesFormat;        // streaming output, Go's printf width rules: --format
 
 // Management command groups shown in help ("image", "container", "system").
 struct Group {

@@ -374,6 +374,7 @@ void register_registry_commands(std::vector<Command>& t) {
                 {"all-tags", 'a', OptKind::Bool, "", "Download all tagged images in the repository", ""},
                 kTlsVerify, kCertDir, kCreds},
                false, 1, 1, cmd_pull});
+  t.back().notes = std::string(kNotesMetadataSize) + "\n" + kNotesTarEntries;
   t.push_back({{{"push"}, {"image", "push"}},
                "[OPTIONS] IMAGE [DESTINATION]",
                "Push an image to a registry",

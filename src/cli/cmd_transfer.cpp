@@ -102,6 +102,7 @@ void register_transfer_commands(std::vector<Command>& t) {
                 {"message", 'm', OptKind::Value, "string", "Set commit message for imported image", ""},
                 {"platform", 0, OptKind::Value, "string", "Set platform if server is multi-platform capable", ""}},
                false, 1, 2, cmd_import});
+  t.back().notes = kNotesTarEntries;
   t.push_back({{{"load"}, {"image", "load"}},
                "[OPTIONS]",
                "Load an image from a tar archive or STDIN",
@@ -109,6 +110,7 @@ void register_transfer_commands(std::vector<Command>& t) {
                {{"input", 'i', OptKind::Value, "string", "Read from tar archive file, instead of STDIN", ""},
                 {"quiet", 'q', OptKind::Bool, "", "Suppress the load output", ""}},
                false, 0, 0, cmd_load});
+  t.back().notes = std::string(kNotesMetadataSize) + "\n" + kNotesTarEntries;
   t.push_back({{{"save"}, {"image", "save"}},
                "[OPTIONS] IMAGE [IMAGE...]",
                "Save one or more images to a tar archive (streamed to STDOUT by default)",

@@ -184,7 +184,9 @@ int cmd_volume_import(Context& ctx, const Args& a) {
   }
   ctx.enter_userns();
   log::Phase phase("volume import");
-  import_volume_tar(vs, v.name, fd);
+  UntarOptions opts;
+  opts.rootless = ctx.config().rootless;
+  import_volume_tar(vs, v.name, fd, opts);
   return 0;
 }
 
@@ -203,6 +205,7 @@ int cmd_cp(Context& ctx, const Args& a) {
   ContainerStore cs(ctx.store());
   bool follow = a.flag("follow-link");
   UntarOptions opts;
+  opts.rootless = ctx.config().rootless;
   if (from) {
     // Container to host: the helper tars the source (resolved inside the
     // container), we extract here as the user (owned by us, as docker does).
@@ -337,6 +340,7 @@ void register_volume_commands(std::vector<Command>& t) {
                "den volume import data data.tar\ngzip -dc data.tar.gz | den volume import data -",
                {},
                false, 1, 2, cmd_volume_import});
+  t.back().notes = kNotesTarEntries;
   t.push_back({{{"cp"}, {"container", "cp"}},
                "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n  den cp [OPTIONS] SRC_PATH|- CONTAINER:DEST_PATH",
                "Copy files/folders between a container and the local filesystem",
@@ -344,6 +348,7 @@ void register_volume_commands(std::vector<Command>& t) {
                {{"archive", 'a', OptKind::Bool, "", "Archive mode (copy all uid/gid information)", ""},
                 {"follow-link", 'L', OptKind::Bool, "", "Always follow symbol link in SRC_PATH", ""}},
                false, 2, 2, cmd_cp});
+  t.back().notes = kNotesTarEntries;
 }
 
 }  // namespace den::cli

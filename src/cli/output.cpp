@@ -55,27 +55,72 @@ size_t width_of(std::string_view s) {
 
 }  // namespace
 
-std::string tabwrite(const std::vector<std::string>& lines) {
-  std::vector<std::vector<std::string>> rows;
+namespace {
+// Column widths of tabwriter for tab-separated lines, fed one at a time: only
+// cells followed by a tab take part in alignment (as in tabwriter).
+struct TabWidths {
   std::vector<size_t> widths;
-  for (const auto& l : lines) {
-    rows.push_back(split(l, '\t'));
-    const auto& r = rows.back();
-    // Only cells followed by a tab take part in alignment (as in tabwriter).
-    for (size_t c = 0; c + 1 < r.size(); c++) {
+  void add(std::string_view line) {
+    size_t c = 0, start = 0;
+    for (size_t tab; (tab = line.find('\t', start)) != std::string_view::npos; start = tab + 1, c++) {
       if (widths.size() <= c) widths.resize(c + 1, 0);
-      widths[c] = std::max(widths[c], width_of(r[c]));
+      widths[c] = std::max(widths[c], width_of(line.substr(start, tab - start)));
     }
   }
+  // The aligned line (with its newline).
+  std::string align(std::string_view line) const {
+    std::string outs;
+    size_t c = 0, start = 0;
+    for (size_t tab; (tab = line.find('\t', start)) != std::string_view::npos; start = tab + 1, c++) {
+      std::string_view cell = line.substr(start, tab - start);
+      outs += cell;
+      outs.append(std::max<size_t>(widths[c] + 3, 10) - width_of(cell), ' ');
+    }
+    outs += line.substr(start);
+    outs += '\n';
+    return outs;
+  }
+};
+
+// Standard output through a 64 KiB buffer: rows are written as they are
+// made, never gathered whole. What is still buffered when an error unwinds
+// is dropped (flush() ends a successful run), so a template that fails early
+// prints only its error.
+class StdoutStream {
+ public:
+  void write(std::string_view s) {
+    if (buf_.size() + s.size() > kMax) flush();
+    if (s.size() > kMax) {
+      out(s);
+      return;
+    }
+    buf_ += s;
+  }
+  void flush() {
+    if (!buf_.empty()) out(buf_);
+    buf_.clear();
+  }
+
+ private:
+  static constexpr size_t kMax = 64 * 1024;
+  std::string buf_;
+};
+
+// Calls f for each line of text (split at '\n'), as string views.
+template <typename F>
+void for_each_line(std::string_view text, F&& f) {
+  size_t start = 0;
+  for (size_t nl; (nl = text.find('\n', start)) != std::string_view::npos; start = nl + 1)
+    f(text.substr(start, nl - start));
+  f(text.substr(start));
+}
+}  // namespace
+
+std::string tabwrite(const std::vector<std::string>& lines) {
+  TabWidths tw;
+  for (const auto& l : lines) tw.add(l);
   std::string outs;
-  for (const auto& r : rows) {
-    std::string line;
-    for (size_t c = 0; c < r.size(); c++) {
-      line += r[c];
-      if (c + 1 < r.size()) line.append(std::max<size_t>(widths[c] + 3, 10) - width_of(r[c]), ' ');
-    }
-    outs += line + "\n";
-  }
+  for (const auto& l : lines) outs += tw.align(l);
   return outs;
 }
 
@@ -96,10 +141,10 @@ std::string unescape_format(std::string f) {
 
 void print_formatted(const std::string& format, const Json& header, const std::vector<Json>& rows,
                      const TemplateMethods* methods) {
+  StdoutStream so;
   if (format == "json") {
-    std::string s;
-    for (const auto& r : rows) s += r.dump() + "\n";
-    out(s);
+    for (const auto& r : rows) so.write(r.dump() + "\n");
+    so.flush();
     return;
   }
   bool table = format.rfind("table", 0) == 0;
@@ -107,19 +152,22 @@ void print_formatted(const std::string& format, const Json& header, const std::v
   if (table && body.empty()) body = "{{json .}}";
   Template t = Template::parse(body);
   if (!table) {
-    std::string s;
-    for (const auto& r : rows) s += t.execute(r, methods) + "\n";
-    out(s);
+    // Each row is written as soon as it is made: output of any length never
+    // gathers in memory.
+    for (const auto& r : rows) so.write(t.execute(r, methods) + "\n");
+    so.flush();
     return;
   }
-  std::vector<std::string> lines;
-  std::string h = t.execute(header, methods);
-  // A header made only of <no value> fields (unknown names) is left out.
-  lines.push_back(h);
-  for (const auto& r : rows) {
-    for (const auto& l : split(t.execute(r, methods), '\n')) lines.push_back(l);
-  }
-  out(tabwrite(lines));
+  // A table needs its column widths before its first line. Rather than
+  // holding every row (docker's tabwriter does), the rows are made twice:
+  // once to measure the columns, once to print them. Memory holds one row.
+  TabWidths tw;
+  for_each_line(t.execute(header, methods), [&](std::string_view l) { tw.add(l); });
+  for (const auto& r : rows) for_each_line(t.execute(r, methods), [&](std::string_view l) { tw.add(l); });
+  for_each_line(t.execute(header, methods), [&](std::string_view l) { so.write(tw.align(l)); });
+  for (const auto& r : rows)
+    for_each_line(t.execute(r, methods), [&](std::string_view l) { so.write(tw.align(l)); });
+  so.flush();
 }
 
 const TemplateMethods& label_method() {
@@ -152,17 +200,17 @@ void print_inspect(const std::string& format, const std::vector<Json>& items,
     return;
   }
   Template t = Template::parse(unescape_format(format));
-  std::string s;
+  StdoutStream so;
   for (size_t k = 0; k < items.size(); k++) {
     const GoShape* shape = k < shapes.size() ? shapes[k] : nullptr;
     if (shape) {
       GoStructs structs = go_structs(items[k], *shape);
-      s += t.execute(items[k], nullptr, &structs) + "\n";
+      so.write(t.execute(items[k], nullptr, &structs) + "\n");
     } else {
-      s += t.execute(items[k]) + "\n";
+      so.write(t.execute(items[k]) + "\n");
     }
   }
-  out(s);
+  so.flush();
 }
 
 std::string go_time_string(int64_t unix_nanos) {

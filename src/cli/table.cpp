@@ -98,12 +98,31 @@ std::string command_page(const Command& c) {
       out += "\n";
     }
   }
+  std::string notes = c.notes;
+  for (const auto& o : c.options)
+    if (o.name == "format" && o.help.find("Go template") != std::string::npos)
+      notes += (notes.empty() ? "" : "\n") + std::string(kNotesFormat);
+  if (!notes.empty()) out += ".SH NOTES\n" + roff_lines(notes);
   if (!c.example.empty()) out += ".SH EXAMPLES\n.nf\n" + roff_lines(c.example) + ".fi\n";
   out += ".SH SEE ALSO\n\\fBden\\fR(1)\n";
   return out;
 }
 
 }  // namespace
+
+const char* const kNotesTarEntries =
+    "Tar entries follow one rule in load, pull, import, volume import and cp, that of containers/storage and "
+    "docker rootless: rootless, character and block device nodes (other than 0/0, an overlay whiteout) cannot be "
+    "created and are skipped with a warning, as are hard links to them; the rest is extracted. As root they are "
+    "created. Entries with \"..\" components or that pass through a symlink are refused, and so is a hard link whose "
+    "target is not an entry extracted before it (for cp and volume import, or a file already in the destination): "
+    "hardlink \"hl\" points to \"/home/x\", outside the archive.";
+const char* const kNotesMetadataSize =
+    "Manifests, indexes and image configs (and an archive's manifest.json and index.json) larger than 4 MiB are "
+    "refused, as containers/image does; so is an image with more than 1000 RepoTags.";
+const char* const kNotesFormat =
+    "Output is written row by row as it is made (a table is measured in a first pass), so it never gathers in "
+    "memory. printf follows Go's fmt: a width or precision over 1e6 prints %!(BADWIDTH) or %!(BADPREC).";
 
 std::vector<std::pair<std::string, std::string>> man_pages() {
   std::vector<std::pair<std::string, std::string>> pages;

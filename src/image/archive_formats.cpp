@@ -319,6 +319,11 @@ ArchiveContents read_archive(int fd, const std::string& staging) {
       continue;
     }
     if (type != AE_IFREG) continue;
+    // Refused before a byte is staged (the bounded read refuses it again).
+    if ((*path == "manifest.json" || *path == "index.json") && archive_entry_size_is_set(e) &&
+        archive_entry_size(e) > static_cast<la_int64_t>(kMaxMetadataSize))
+      throw Error(fmt::format("{} in the archive is larger than the limit of {}", *path, format_limit(kMaxMetadataSize)),
+                  Errc::Invalid);
     std::string staged = fmt::format("{}/f{}", staging, n++);
     BlobWriter w(staged);
     for (;;) {
@@ -336,6 +341,10 @@ ArchiveContents read_archive(int fd, const std::string& staging) {
 std::vector<std::string> names_from_repo_tags(const Json& tags) {
   std::vector<std::string> names;
   if (!tags.is_array()) return names;
+  if (tags.size() > kMaxImageNames)
+    throw Error(fmt::format("invalid docker-archive: an image has {} RepoTags, more than the limit of {}", tags.size(),
+                            kMaxImageNames),
+                Errc::Invalid);
   for (const auto& t : tags) {
     if (!t.is_string()) continue;
     names.push_back(parse_named_tagged(t.get<std::string>()).string());
@@ -352,8 +361,16 @@ LayerDescriptor staged_layer(Store& store, const StagedFile& f) {
   return d;
 }
 
+// A metadata file of the archive (a JSON document), at most kMaxMetadataSize.
+std::string staged_text(Store& store, const StagedFile& f, const std::string& what) {
+  return read_file_bounded(path_exists(f.path) ? f.path : store.blob_path(f.digest), kMaxMetadataSize,
+                           what + " in the archive");
+}
+
 std::vector<LoadedImage> load_docker_archive(Store& store, const ArchiveContents& c) {
-  Json manifest = parse_json(read_file(c.need("manifest.json", "file").path), "manifest.json");
+  Json manifest = parse_json(
+      read_file_bounded(c.need("manifest.json", "file").path, kMaxMetadataSize, "manifest.json in the archive"),
+      "manifest.json");
   if (!manifest.is_array() || manifest.empty())
     throw Error("invalid docker-archive: manifest.json is not a non-empty array", Errc::Invalid);
   std::vector<LoadedImage> out;
@@ -362,13 +379,14 @@ std::vector<LoadedImage> load_docker_archive(Store& store, const ArchiveContents
         !m["Layers"].is_array())
       throw Error("invalid docker-archive: manifest.json entry needs Config and Layers", Errc::Invalid);
     const StagedFile& cf = c.need(m["Config"].get<std::string>(), "config");
-    std::string config_text = read_file(path_exists(cf.path) ? cf.path : store.blob_path(cf.digest));
+    std::string config_text = staged_text(store, cf, "image config " + m["Config"].get<std::string>());
+    // The names are checked before any blob is committed.
+    std::vector<std::string> names = names_from_repo_tags(m.value("RepoTags", Json::array()));
     std::vector<LayerDescriptor> layers;
     for (const auto& l : m["Layers"]) {
       if (!l.is_string()) throw Error("invalid docker-archive: Layers must be strings", Errc::Invalid);
       layers.push_back(staged_layer(store, c.need(l.get<std::string>(), "layer")));
     }
-    std::vector<std::string> names = names_from_repo_tags(m.value("RepoTags", Json::array()));
     ImageRecord rec = commit_image(store, config_text, layers, "", names);
     out.push_back({rec.id, names});
   }
@@ -385,9 +403,6 @@ const StagedFile& oci_blob(const ArchiveContents& c, const Json& desc) {
   return f;
 }
 
-std::string staged_text(Store& store, const StagedFile& f) {
-  return read_file(path_exists(f.path) ? f.path : store.blob_path(f.digest));
-}
 
 // Picks the manifest for this machine from an index.
 Json pick_platform(Store& store, const ArchiveContents& c, const Json& index) {
@@ -395,19 +410,19 @@ Json pick_platform(Store& store, const ArchiveContents& c, const Json& index) {
   for (const auto& d : index.value("manifests", Json::array())) {
     const Json& p = d.value("platform", Json::object());
     if (p.value("os", "linux") == "linux" && p.value("architecture", arch) == arch)
-      return parse_json(staged_text(store, oci_blob(c, d)), "manifest");
+      return parse_json(staged_text(store, oci_blob(c, d), "manifest " + d.value("digest", "")), "manifest");
   }
   throw Error(fmt::format("invalid oci-archive: no image for linux/{} in the index", arch), Errc::Invalid);
 }
 
 std::vector<LoadedImage> load_oci_archive(Store& store, const ArchiveContents& c) {
-  Json index = parse_json(staged_text(store, c.need("index.json", "file")), "index.json");
+  Json index = parse_json(staged_text(store, c.need("index.json", "file"), "index.json"), "index.json");
   if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array())
     throw Error("invalid oci-archive: index.json has no manifests", Errc::Invalid);
   std::vector<LoadedImage> out;
   for (const auto& d : index["manifests"]) {
     const StagedFile& mf = oci_blob(c, d);
-    std::string manifest_text = staged_text(store, mf);
+    std::string manifest_text = staged_text(store, mf, "manifest " + mf.digest);
     Json manifest = parse_json(manifest_text, "manifest");
     std::string mt = manifest.value("mediaType", d.value("mediaType", ""));
     if (mt == media::kOciIndex || mt == media::kDockerManifestList) {
@@ -416,7 +431,8 @@ std::vector<LoadedImage> load_oci_archive(Store& store, const ArchiveContents& c
     }
     if (!manifest.contains("config") || !manifest.contains("layers"))
       throw Error("invalid oci-archive: manifest needs config and layers", Errc::Invalid);
-    std::string config_text = staged_text(store, oci_blob(c, manifest["config"]));
+    const StagedFile& cfg = oci_blob(c, manifest["config"]);
+    std::string config_text = staged_text(store, cfg, "image config " + cfg.digest);
     std::vector<LayerDescriptor> layers;
     for (const auto& l : manifest["layers"]) {
       LayerDescriptor ld = staged_layer(store, oci_blob(c, l));

@@ -74,6 +74,8 @@ struct Transfer {
   bool streaming = false;
   int body_fd = -1;
   uint64_t body_left = 0;
+  size_t max_body = 0;
+  std::string method, url;
   std::exception_ptr sink_error;  // what the sink or head hook threw
 };
 
@@ -112,7 +114,19 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
     }
   }
   if (!t->streaming) {
-    if (t->resp->body.size() < (1u << 20)) t->resp->body.append(data, len);
+    long code = 0;
+    curl().easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &code);
+    if (code >= 200 && code < 300) {
+      if (t->resp->body.size() + len > t->max_body) {
+        t->sink_error = std::make_exception_ptr(Error(
+            fmt::format("{} {}: the response is larger than the limit of {}", t->method, t->url, format_limit(t->max_body)),
+            Errc::Invalid));
+        return 0;  // aborts the transfer
+      }
+      t->resp->body.append(data, len);
+    } else if (t->resp->body.size() < (1u << 20)) {
+      t->resp->body.append(data, std::min(len, (1u << 20) - t->resp->body.size()));
+    }
     return len;
   }
   try {
@@ -164,6 +178,9 @@ HttpResponse http_do(const HttpRequest& req, const std::function<void(const char
   t.handle = h;
   t.body_fd = req.body_fd;
   t.body_left = req.body_size;
+  t.max_body = req.max_body;
+  t.method = req.method;
+  t.url = req.url;
   t.on_head = &on_head;
   curl_slist* headers = nullptr;
   for (const auto& hd : req.headers) headers = c.slist_append(headers, hd.c_str());

@@ -82,7 +82,7 @@ class Client {
       try {
         resp = http_do(r, sink, on_head);
       } catch (const Error& e) {
-        if (idempotent && attempt < 2 && !sink) {
+        if (idempotent && attempt < 2 && !sink && e.code() != Errc::Invalid) {
           ::usleep(200000u << attempt);
           continue;
         }
@@ -198,7 +198,9 @@ struct Manifest {
 };
 
 Manifest get_manifest(Client& cl, const std::string& reference) {
-  HttpResponse r = cl.request({"GET", "/v2/" + cl.repo() + "/manifests/" + reference, {kManifestAccept}});
+  HttpRequest req{"GET", "/v2/" + cl.repo() + "/manifests/" + reference, {kManifestAccept}};
+  req.max_body = kMaxMetadataSize;
+  HttpResponse r = cl.request(req);
   if (r.status == 404)
     throw Error(fmt::format("{}/{}:{} not found: manifest unknown", cl.host(), cl.repo(), reference), Errc::NotFound);
   if (r.status != 200)
@@ -475,7 +477,9 @@ std::string upload_chunks(Client& cl, std::string loc, int fd, uint64_t size, ui
 }
 
 std::string get_small_blob(Client& cl, const std::string& digest) {
-  HttpResponse r = cl.request({"GET", "/v2/" + cl.repo() + "/blobs/" + digest});
+  HttpRequest req{"GET", "/v2/" + cl.repo() + "/blobs/" + digest};
+  req.max_body = kMaxMetadataSize;
+  HttpResponse r = cl.request(req);
   if (r.status != 200) throw Error(fmt::format("{}: fetching {}: HTTP {}", cl.host(), short_digest(digest), r.status));
   if (sha256_digest(r.body) != digest)
     throw Error(fmt::format("{}: blob digest mismatch for {}", cl.host(), digest), Errc::Corrupt);
@@ -518,7 +522,9 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
   std::string config_digest = man["config"].value("digest", "");
   if (!is_sha256_digest(config_digest)) throw Error(fmt::format("{}: bad config digest in the manifest", cl.host()));
   std::string config_text =
-      store.has_blob(config_digest) ? store.read_blob(config_digest) : get_small_blob(cl, config_digest);
+      store.has_blob(config_digest)
+          ? read_file_bounded(store.blob_path(config_digest), kMaxMetadataSize, "image config " + config_digest)
+          : get_small_blob(cl, config_digest);
   Json config = Json::parse(config_text, nullptr, false);
   if (config.is_discarded()) throw Error(fmt::format("{}: the image config is not JSON", cl.host()), Errc::Invalid);
   std::string carch = config.value("architecture", "");

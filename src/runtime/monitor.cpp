@@ -561,6 +561,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     st.oom_killed = false;
     cs.save_state(c.id, st);
   }
+  cs.reserve_state_space(c.id);  // for the exit status, should the container fill the disk
   emit_container_event(cfg, "start", c.id, c.name, c.image_name, c.labels);
   if (!c.conmon_pidfile.empty()) {
     // --infra-conmon-pidfile (a Type=forking unit follows the monitor).
@@ -705,7 +706,7 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
   }
   int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   net_stop();
-  {
+  try {
     FileLock l = cs.lock(c.id);
     ContainerState st = cs.state(c.id);
     st.status = ContainerStatus::Exited;
@@ -713,9 +714,15 @@ RunOutcome run_once(ContainerStore& cs, const ContainerConfig& c, int ready_fd, 
     st.finished_at = now_nanos();
     st.pid = 0;
     st.oom_killed = cgroup_oom_kills(cgroup) > ooms_before;
-    cs.save_state(c.id, st);
+    cs.save_exit_state(c.id, st);
+    log::debug("monitor: exit {} recorded", code);
+  } catch (const std::exception& e) {
+    // Even the reserve did not do: the waiting clients still get the
+    // container's own status (ps reads the container as exited, its
+    // processes being gone), and are told why it is not recorded.
+    clients.broadcast(Frame::Error, fmt::format("recording the exit status {} of container {}: {}", code,
+                                                c.id.substr(0, 12), e.what()));
   }
-  log::debug("monitor: exit {} recorded", code);
   emit_container_event(cfg, "die", c.id, c.name, c.image_name, c.labels, {{"exitCode", std::to_string(code)}});
   outcome.exit_code = code;
   outcome.net = std::move(net);

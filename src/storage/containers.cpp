@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 #include <thread>
 
@@ -541,6 +542,37 @@ ContainerState ContainerStore::state(const std::string& id) const {
 
 void ContainerStore::save_state(const std::string& id, const ContainerState& s) {
   write_file_atomic(dir(id) + "/state.json", to_json(s).dump(), 0600, Sync::None);
+}
+
+namespace {
+constexpr off_t kStateReserve = 64 * 1024;
+}
+
+void ContainerStore::reserve_state_space(const std::string& id) {
+  std::string path = dir(id) + "/state.reserve";
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    log::debug("container {}: no state reserve: {}", id.substr(0, 12), std::strerror(errno));
+    return;
+  }
+  UniqueFd guard(fd);
+  // Real blocks, not a sparse file: freeing them must give space back.
+  int err = ::posix_fallocate(fd, 0, kStateReserve);
+  if (err != 0) {
+    log::debug("container {}: no state reserve: {}", id.substr(0, 12), std::strerror(err));
+    ::unlink(path.c_str());
+  }
+}
+
+void ContainerStore::save_exit_state(const std::string& id, const ContainerState& s) {
+  try {
+    save_state(id, s);
+  } catch (const Error& e) {
+    std::string reserve = dir(id) + "/state.reserve";
+    if ((e.sys_errno() != ENOSPC && e.sys_errno() != EDQUOT) || ::unlink(reserve.c_str()) != 0) throw;
+    log::debug("container {}: disk full; writing state.json in the reserved space", id.substr(0, 12));
+    save_state(id, s);
+  }
 }
 
 void ContainerStore::save_config(const ContainerConfig& c) {

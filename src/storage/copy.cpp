@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "den/error.h"
@@ -78,6 +79,7 @@ void untar(int fd, const UntarOptions& opts,
   Target target;
   std::string root;
   bool first = true;
+  EntryFilter filter(opts.rootless, {});
   for (;;) {
     archive_entry* e = nullptr;
     int r = archive_read_next_header(in.get(), &e);
@@ -100,17 +102,21 @@ void untar(int fd, const UntarOptions& opts,
       first = false;
     }
     std::string dst = map_entry(target, *rel, name);
-    if (const char* hl = archive_entry_hardlink(e)) {
-      auto t = sanitize_entry_path(hl);
-      if (!t || t->empty())
-        throw Error(fmt::format("tar entry \"{}\": hard link target \"{}\" escapes the destination: refused", name, hl),
-                    Errc::Invalid);
-      archive_entry_copy_hardlink(e, (root + "/" + map_entry(target, *t, hl)).c_str());
-    } else if ((type == AE_IFCHR || type == AE_IFBLK) && ::geteuid() != 0) {
-      log::warn("skipping device node {}: not permitted rootless", name);
-      continue;
-    } else if (type == AE_IFSOCK) {
-      continue;
+    const char* hl = archive_entry_hardlink(e);
+    std::optional<std::string> link;
+    if (hl) {
+      link = sanitize_entry_path(hl);
+      if (!link || link->empty()) throw hardlink_outside(name, hl);
+    }
+    if (filter.skip(e, *rel, link ? &*link : nullptr)) continue;
+    if (hl) {
+      // The target: an entry extracted before, or a file already in the
+      // destination (as docker cp links it). Symlinks on its way are refused
+      // by libarchive (SECURE_SYMLINKS checks link targets too).
+      std::string tpath = root + "/" + map_entry(target, *link, hl);
+      struct stat st;
+      if (::lstat(tpath.c_str(), &st) != 0) throw hardlink_outside(name, hl);
+      archive_entry_copy_hardlink(e, tpath.c_str());
     }
     if (!opts.keep_owners) {
       archive_entry_set_uid(e, ::geteuid());
@@ -120,6 +126,7 @@ void untar(int fd, const UntarOptions& opts,
     r = archive_write_header(out.get(), e);
     if (r < ARCHIVE_WARN)
       throw Error(fmt::format("tar entry \"{}\": {}: refused", name, archive_message(out.get())), Errc::Invalid);
+    filter.written(*rel);
     if (archive_entry_size(e) > 0 && type == AE_IFREG && !archive_entry_hardlink(e)) {
       for (;;) {
         const void* buf;
@@ -310,7 +317,7 @@ void move_into(const std::string& src, const std::string& dst) {
 
 }  // namespace
 
-void import_volume_tar(VolumeStore& vs, const std::string& name, int fd) {
+void import_volume_tar(VolumeStore& vs, const std::string& name, int fd, const UntarOptions& opts) {
   vs.get(name);
   FileLock l = vs.lock(name);
   ContainerStore cs(vs.store());
@@ -336,7 +343,7 @@ void import_volume_tar(VolumeStore& vs, const std::string& name, int fd) {
     Store::Staging st = vs.store().staging("volume-import");
     std::string next = st.path() + "/_data";
     if (::mkdir(next.c_str(), 0755) != 0) throw sys_error("mkdir " + next);
-    extract_tar(fd, next, UntarOptions{});
+    extract_tar(fd, next, opts);
     move_into(next, data);
     return;
   }
@@ -369,7 +376,7 @@ void import_volume_tar(VolumeStore& vs, const std::string& name, int fd) {
       w.reset();
     });
     try {
-      extract_tar(r.get(), next, UntarOptions{});
+      extract_tar(r.get(), next, opts);
     } catch (...) {
       r.reset();  // the writer gets EPIPE
       writer.join();
@@ -379,7 +386,7 @@ void import_volume_tar(VolumeStore& vs, const std::string& name, int fd) {
     writer.join();
     if (werr) std::rethrow_exception(werr);
   }
-  extract_tar(fd, next, UntarOptions{});
+  extract_tar(fd, next, opts);
   if (::renameat2(AT_FDCWD, next.c_str(), AT_FDCWD, data.c_str(), RENAME_EXCHANGE) != 0) {
     if (errno != EINVAL && errno != ENOSYS) throw sys_error("replace " + data);
     // A file system without RENAME_EXCHANGE: two renames.

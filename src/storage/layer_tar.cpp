@@ -17,10 +17,13 @@
 //  - Root entry ("." / "./" / "/"): a directory entry applies its mode, owner,
 //    times and xattrs to dest itself (like docker); a non-directory root entry
 //    is refused as invalid.
-//  - FIFOs are kept (mkfifo needs no privilege). Character and block devices
-//    are skipped with opts.warn in rootless mode, except character devices
-//    0/0, which are overlay whiteouts and may be created in a user namespace
-//    (Linux >= 5.8). Hard links to skipped entries are skipped too.
+//  - File types follow EntryFilter (den/layer_tar.h), the rule shared with
+//    volume import and cp: FIFOs are kept (mkfifo needs no privilege).
+//    Character and block devices are skipped with opts.warn in rootless
+//    mode, except character devices 0/0, which are overlay whiteouts and may
+//    be created in a user namespace (Linux >= 5.8). Hard links to skipped
+//    entries are skipped too; a hard link whose target is not an entry
+//    extracted before is refused (hardlink_outside).
 //  - ARCHIVE_EXTRACT_FFLAGS is not used: immutable/append-only flags need
 //    CAP_LINUX_IMMUTABLE in the initial namespace and would make layers
 //    impossible to remove.
@@ -274,6 +277,16 @@ class DirWalker {
   // components (0755) when create is set. Refuses symlinks and non-directories
   // on the way with Errc::Invalid naming `entry`.
   UniqueFd open_dir(std::string_view rel, bool create, std::string_view entry) const {
+    return *open_dir_impl(rel, create, entry, false);
+  }
+  // The same without creating; nullopt when a component does not exist.
+  std::optional<UniqueFd> open_dir_if_exists(std::string_view rel, std::string_view entry) const {
+    return open_dir_impl(rel, false, entry, true);
+  }
+
+ private:
+  std::optional<UniqueFd> open_dir_impl(std::string_view rel, bool create, std::string_view entry,
+                                        bool missing_ok) const {
     UniqueFd cur(::dup(root_.get()));
     if (!cur) throw sys_error("dup");
     while (!rel.empty()) {
@@ -290,6 +303,7 @@ class DirWalker {
         int err = errno;
         if (err == ELOOP || err == ENOTDIR)
           throw invalid(fmt::format("{}: path component \"{}\" is a symlink or not a directory", entry_label(entry), comp));
+        if (err == ENOENT && missing_ok) return std::nullopt;
         if (err == ENOENT) throw invalid(fmt::format("{}: \"{}\" does not exist", entry_label(entry), comp));
         throw sys_error(fmt::format("open {}", entry_label(entry)), err);
       }
@@ -298,7 +312,6 @@ class DirWalker {
     return cur;
   }
 
- private:
   UniqueFd root_;
 };
 
@@ -360,7 +373,8 @@ std::string_view base_of(std::string_view p) {
 
 class Extractor {
  public:
-  Extractor(const std::string& dest, const ExtractOptions& opts) : opts_(opts) {
+  Extractor(const std::string& dest, const ExtractOptions& opts)
+      : opts_(opts), filter_(opts.rootless, [this](const std::string& w) { warn(w); }) {
     char* real = ::realpath(dest.c_str(), nullptr);
     if (!real) throw sys_error(fmt::format("resolve {}", dest));
     dest_ = real;
@@ -472,33 +486,22 @@ class Extractor {
     if (rel.empty() && (hardlink || type != AE_IFDIR))
       throw invalid(fmt::format("{}: the layer root must be a directory", entry_label(name)));
 
-    if (!hardlink && (type == AE_IFCHR || type == AE_IFBLK)) {
-      bool overlay_whiteout = type == AE_IFCHR && archive_entry_rdev(e) == 0;
-      if (opts_.rootless && !overlay_whiteout) {
-        warn(fmt::format("skipping device node {} ({} {}:{}): not permitted rootless", rel,
-                         type == AE_IFCHR ? "char" : "block", archive_entry_rdevmajor(e), archive_entry_rdevminor(e)));
-        skipped_.insert(rel);
-        return false;
-      }
-    } else if (!hardlink && type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFIFO) {
-      warn(fmt::format("skipping {}: unsupported file type {:o}", rel, static_cast<unsigned>(type)));
-      skipped_.insert(rel);
-      return false;
-    }
-
+    std::optional<std::string> target;
     if (hardlink) {
-      auto target = sanitize_entry_path(hardlink);
-      if (!target || target->empty())
-        throw invalid(fmt::format("{}: hard link target \"{}\" escapes the layer root", entry_label(name), hardlink));
-      if (skipped_.count(*target)) {
-        warn(fmt::format("skipping {}: hard link to skipped entry {}", rel, *target));
-        skipped_.insert(rel);
-        return false;
-      }
-      // The target's directories must be real directories inside dest.
+      target = sanitize_entry_path(hardlink);
+      if (!target || target->empty()) throw hardlink_outside(name, hardlink);
+    }
+    if (filter_.skip(e, rel, target ? &*target : nullptr)) return false;
+    if (hardlink) {
+      // The target's directories must be real directories inside dest, and
+      // the target an entry extracted before.
       std::string_view tdir = *target;
       size_t slash = tdir.rfind('/');
-      (void)walker_->open_dir(slash == std::string_view::npos ? std::string_view() : tdir.substr(0, slash), false, name);
+      std::optional<UniqueFd> dir = walker_->open_dir_if_exists(
+          slash == std::string_view::npos ? std::string_view() : tdir.substr(0, slash), name);
+      struct stat st;
+      if (!dir || ::fstatat(dir->get(), std::string(base_of(*target)).c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0)
+        throw hardlink_outside(name, hardlink);
       archive_entry_copy_hardlink(e, full_path(*target).c_str());
     }
 
@@ -514,7 +517,7 @@ class Extractor {
     }
     if (failed(r)) throw write_error(name);
     if (r == ARCHIVE_WARN) warn(fmt::format("{}: {}", rel.empty() ? "/" : rel, archive_message(disk_.get())));
-    skipped_.erase(rel);
+    filter_.written(rel);
 
     if (type == AE_IFDIR && !hardlink) {
       if (archive_entry_mtime_is_set(e)) {
@@ -554,7 +557,7 @@ class Extractor {
       throw sys_error(fmt::format("create whiteout for {}", entry_label(name)));
     }
     whiteouts_.insert(target);
-    skipped_.erase(target);
+    filter_.written(target);
   }
 
   template <typename ReaderError>
@@ -644,13 +647,45 @@ class Extractor {
   };
   std::unordered_map<std::string, DirTimes> dir_times_;
   std::unordered_set<std::string> whiteouts_;  // created by this layer
-  std::unordered_set<std::string> skipped_;    // not written (hard links to them are skipped)
+  EntryFilter filter_;                          // den's rule for devices, sockets, hard links
   std::vector<char> write_buf_;                 // copy_data gathers small blocks here
 };
 
 }  // namespace
 
 // ---------------------------------------------------------------------------
+
+bool EntryFilter::skip(archive_entry* e, const std::string& rel, const std::string* link_target) {
+  auto skip_with = [&](std::string msg) {
+    if (warn_) warn_(msg);
+    else log::warn("{}", msg);
+    skipped_.insert(rel);
+    return true;
+  };
+  std::string shown = rel.empty() ? "/" : rel;
+  if (link_target) {
+    if (skipped_.count(*link_target))
+      return skip_with(fmt::format("skipping hard link {}: its target {} was skipped", shown, *link_target));
+    return false;
+  }
+  auto type = archive_entry_filetype(e);
+  if (type == AE_IFCHR || type == AE_IFBLK) {
+    bool overlay_whiteout = type == AE_IFCHR && archive_entry_rdev(e) == 0;
+    if (rootless_ && !overlay_whiteout)
+      return skip_with(fmt::format("skipping device node {} ({} {}:{}): device nodes cannot be created rootless",
+                                   shown, type == AE_IFCHR ? "char" : "block", archive_entry_rdevmajor(e),
+                                   archive_entry_rdevminor(e)));
+    return false;
+  }
+  if (type == AE_IFSOCK) return skip_with(fmt::format("skipping socket {}: sockets cannot be extracted", shown));
+  if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK && type != AE_IFIFO)
+    return skip_with(fmt::format("skipping {}: unsupported file type {:o}", shown, static_cast<unsigned>(type)));
+  return false;
+}
+
+Error hardlink_outside(std::string_view entry, std::string_view target) {
+  return Error(fmt::format("hardlink \"{}\" points to \"{}\", outside the archive", entry, target), Errc::Invalid);
+}
 
 Compression detect_compression(const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -76,6 +77,34 @@ std::string read_fd(int fd, const std::string& path) {
 std::string read_file(const std::string& path) {
   UniqueFd fd = open_file(path, O_RDONLY);
   return read_fd(fd.get(), path);
+}
+
+std::string format_limit(uint64_t bytes) {
+  if (bytes >= (1u << 20) && bytes % (1u << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
+  if (bytes >= 1024 && bytes % 1024 == 0) return fmt::format("{} KiB", bytes >> 10);
+  return fmt::format("{} bytes", bytes);
+}
+
+std::string read_file_bounded(const std::string& path, size_t max, const std::string& what) {
+  UniqueFd fd = open_file(path, O_RDONLY);
+  std::string out;
+  for (;;) {
+    // One byte past the limit tells a file of exactly `max` bytes from a larger one.
+    size_t want = std::min<size_t>(65536, max + 1 - out.size());
+    size_t old = out.size();
+    out.resize(old + want);
+    size_t n;
+    try {
+      n = read_some(fd.get(), out.data() + old, want);
+    } catch (Error& e) {
+      throw e.context(path);
+    }
+    out.resize(old + n);
+    if (out.size() > max)
+      throw Error(fmt::format("{} is larger than the limit of {}", what, format_limit(max)), Errc::Invalid);
+    if (n == 0) break;
+  }
+  return out;
 }
 
 std::optional<std::string> read_file_if_exists(const std::string& path) {

@@ -579,32 +579,60 @@ std::string go_sprintf(std::string_view f, const std::vector<Value>& args) {
       reordered = true;
       i = close + 1;
     };
-    // A width or precision: digits, or '*' taking an int argument.
-    auto number = [&](const char* bad) -> std::optional<int> {
-      if (i < f.size() && f[i] == '*') {
-        i++;
-        std::optional<int> n;
-        if (argi < args.size() && is_integral(deref(args[argi])))
-          n = static_cast<int>(std::clamp<int64_t>(deref(args[argi]).get<int64_t>(), -1000000, 1000000));
-        else out += bad;
-        argi++;
-        return n;
+    // Go's fmt (print.go): a width or precision of more than 1e6 is refused.
+    // A literal one stops parsing at the first digit after it grew past 1e6
+    // and consumes the rest of the format (parsenum: "%!(NOVERB)" follows);
+    // one taken from an argument ('*') that is not an int or too large is
+    // %!(BADWIDTH) / %!(BADPREC) (intFromArg).
+    constexpr int64_t kMaxWidth = 1000000;
+    auto too_large = [](int64_t x) { return x > kMaxWidth || x < -kMaxWidth; };
+    auto parse_num = [&]() -> std::optional<int> {
+      int64_t n = 0;
+      bool any = false;
+      for (; i < f.size() && f[i] >= '0' && f[i] <= '9'; i++) {
+        if (too_large(n)) {
+          i = f.size();
+          return std::nullopt;
+        }
+        n = n * 10 + (f[i] - '0');
+        any = true;
       }
-      if (i >= f.size() || f[i] < '0' || f[i] > '9') return std::nullopt;
-      int n = 0;
-      while (i < f.size() && f[i] >= '0' && f[i] <= '9') n = std::min(n * 10 + (f[i++] - '0'), 1000000);
-      return n;
+      if (!any) return std::nullopt;
+      return static_cast<int>(n);
+    };
+    auto int_from_arg = [&]() -> std::optional<int> {
+      if (argi >= args.size()) return std::nullopt;
+      const Json& a = deref(args[argi++]);
+      if (!is_integral(a)) return std::nullopt;
+      int64_t n = a.get<int64_t>();
+      if (too_large(n)) return std::nullopt;
+      return static_cast<int>(n);
     };
     arg_index();
-    if (auto w = number("%!(BADWIDTH)")) {
-      sp.width = std::min(std::abs(*w), 1000000);
-      if (*w < 0) sp.minus = true, sp.zero = false;
+    if (i < f.size() && f[i] == '*') {
+      i++;
+      auto w = int_from_arg();
+      if (!w) out += "%!(BADWIDTH)";
+      if (w) {
+        sp.width = std::abs(*w);
+        if (*w < 0) sp.minus = true, sp.zero = false;
+      }
+    } else if (auto w = parse_num()) {
+      sp.width = *w;
     }
-    if (i < f.size() && f[i] == '.') {
+    if (i + 1 < f.size() && f[i] == '.') {
       i++;
       arg_index();
-      auto p = number("%!(BADPREC)");
-      sp.prec = !p ? 0 : *p < 0 ? -1 : std::min(*p, 1000000);
+      if (i < f.size() && f[i] == '*') {
+        i++;
+        auto p = int_from_arg();
+        if (p && *p < 0) p.reset();  // a negative precision makes no sense
+        if (!p) out += "%!(BADPREC)";
+        sp.prec = p ? *p : -1;
+      } else {
+        auto p = parse_num();
+        sp.prec = p ? *p : 0;
+      }
     }
     arg_index();
     if (i >= f.size()) {

@@ -14,6 +14,16 @@ local_setup() {
     BEFORE=$(store_snapshot)
 }
 
+local_teardown() {
+    # a store made on the small file system of tests/setup
+    if [[ -n ${FULL_ROOT:-} ]]; then
+        den --root "$FULL_ROOT" rm -fa >/dev/null 2>&1 || true
+        den unshare rm -rf "$FULL_ROOT" >/dev/null 2>&1 || rm -rf "$FULL_ROOT" 2>/dev/null || true
+    fi
+    den rm -f devc hlc >/dev/null 2>&1 || true
+    den volume rm -f devvol hlvol >/dev/null 2>&1 || true
+}
+
 # failed_cleanly [ERE] : assert_den_error, store unchanged, no staging leftovers
 failed_cleanly() {
     assert_den_error "${1:-}"
@@ -214,6 +224,129 @@ EOF
     assert_success
     assert_output 'kept
 regular'
+}
+
+@test "load refuses a manifest.json over 4 MiB and more than 1000 RepoTags, in one line" {
+    busybox_archive docker "$WORK/ok.tar" --tag big:1 >/dev/null
+    # the same archive, its manifest.json padded to 5 MiB (still valid JSON)
+    python3 - "$WORK/ok.tar" "$WORK/bigman.tar" <<'EOF'
+import io, sys, tarfile
+with tarfile.open(sys.argv[1]) as tin, tarfile.open(sys.argv[2], "w", format=tarfile.PAX_FORMAT) as tout:
+    for ti in tin.getmembers():
+        data = tin.extractfile(ti).read() if ti.isfile() else None
+        if ti.name == "manifest.json":
+            data += b" " * (5 << 20)
+            ti.size = len(data)
+        tout.addfile(ti, io.BytesIO(data) if data is not None else None)
+EOF
+    run_den load -i "$WORK/bigman.tar"
+    failed_cleanly 'manifest\.json in the archive is larger than the limit of 4 MiB'
+    local tags=() i
+    for i in $(seq 1 1001); do tags+=(--tag "many:$i"); done
+    busybox_archive docker "$WORK/many.tar" "${tags[@]}" >/dev/null
+    run_den load -i "$WORK/many.tar"
+    failed_cleanly 'an image has 1001 RepoTags, more than the limit of 1000'
+    # 1000 is fine
+    busybox_archive docker "$WORK/many.tar" "${tags[@]:0:2000}" >/dev/null
+    run_den load -q -i "$WORK/many.tar"
+    assert_success
+    run_den images --format '{{.Repository}}:{{.Tag}}' many
+    assert_success
+    assert_line_count 1000
+}
+
+@test "templated output streams row by row and follows Go's width limits" {
+    local tags=() i
+    for i in $(seq 1 300); do tags+=(--tag "rows:$i"); done
+    busybox_archive docker "$WORK/rows.tar" "${tags[@]}" >/dev/null
+    den load -q -i "$WORK/rows.tar" >/dev/null
+    local rows
+    rows=$(den images --format x | wc -l)
+    [[ $rows -ge 301 ]] || fail "expected at least 301 image rows, got $rows"
+    # Go's fmt: a width past 1e6 ends the verb
+    run_den images --format '{{printf "%0999999999d" 1}}'
+    assert_success
+    assert_equal "$(printf '%s\n' "$output" | sort -u)" '%!(NOVERB)%!(EXTRA int=1)' "rows"
+    run_den images --format '{{printf "%*d" 2000000 1}}|{{printf "%.*d" 2000000 1}}'
+    assert_success
+    assert_equal "$(printf '%s\n' "$output" | sort -u)" '%!(BADWIDTH)1|%!(BADPREC)1' "rows"
+    # 1e6 is honoured: 300 MB of output in 150 MB of address space, so it is
+    # written as it is made; a table is measured first, then streamed too.
+    run_sh "ulimit -v 150000; \$DEN images --format '{{printf \"%1000000d\" 1}}' | wc -c"
+    assert_success
+    assert_output "$((rows * 1000001))"
+    run_sh "ulimit -v 150000; \$DEN images --format 'table {{printf \"%1000000d\" 1}}' | wc -c"
+    assert_success
+    assert_output "$(((rows + 1) * 1000001))"
+}
+
+@test "device nodes: volume import and cp skip them with a warning, as load and import do" {
+    craft_tar "$WORK/dev.tar" <<'EOF'
+dir dev
+chardev dev/null major=1 minor=3
+blockdev dev/sda major=8 minor=0
+hardlink dev/null-hl target=dev/null
+file dev/regular data=kept
+EOF
+    den volume create devvol >/dev/null
+    run_den volume import devvol "$WORK/dev.tar"
+    assert_success
+    assert_stderr_contains 'dev/null'
+    assert_stderr_contains 'dev/sda'
+    local mp
+    mp=$(den volume inspect --format '{{.Mountpoint}}' devvol)
+    run_den unshare ls -A "$mp/dev"
+    assert_output 'regular'
+    den create --name devc base true >/dev/null
+    run_den cp - devc:/tmp <"$WORK/dev.tar"
+    assert_success
+    assert_stderr_contains 'dev/null'
+    run_den cp devc:/tmp/dev "$WORK/out"
+    assert_success
+    run ls -A "$WORK/out"
+    assert_output 'regular'
+    # the warning line is the same for every path
+    run_den import "$WORK/dev.tar" devs
+    assert_success
+    assert_stderr_contains 'skipping device node dev/null (char 1:3): device nodes cannot be created rootless'
+}
+
+@test "a hard link to a host path: one clear line from import, load, volume import and cp" {
+    craft_tar "$WORK/hl.tar" <<'EOF'
+file a data=1
+hardlink hl target=/home/x
+EOF
+    local want='hardlink "hl" points to "/home/x", outside the archive'
+    run_den import "$WORK/hl.tar" hl
+    failed_cleanly "$want"
+    make_archive docker "$WORK/hl-img.tar" --layer "$(busybox_tar)" --layer "$WORK/hl.tar" --tag hl:1 >/dev/null
+    run_den load -i "$WORK/hl-img.tar"
+    failed_cleanly "$want"
+    den volume create hlvol >/dev/null
+    run_den volume import hlvol "$WORK/hl.tar"
+    assert_den_error "$want"
+    den create --name hlc base true >/dev/null
+    run_den cp - hlc:/tmp <"$WORK/hl.tar"
+    assert_den_error "$want"
+}
+
+@test "a container that fills the disk still gets its own exit status" {
+    local full=/var/tmp/den-test-full/$(id -un)
+    [[ -d $full && -w $full ]] || skip "no small file system at $full (tests/setup makes it)"
+    mountpoint -q /var/tmp/den-test-full || skip "/var/tmp/den-test-full is not a separate file system"
+    local root=$full/run.$BATS_TEST_NUMBER.$$
+    FULL_ROOT=$root
+    den --root "$root" import "$(busybox_tar)" fullbb >/dev/null
+    run_den --root "$root" run --name filler --network none fullbb sh -c 'cat /dev/zero >/fill; exit 7'
+    if [[ $status -ne 7 ]]; then
+        show_result
+        fail "expected the container's exit status 7, got $status"
+    fi
+    run_den --root "$root" inspect --format '{{.State.Status}} {{.State.ExitCode}}' filler
+    assert_success
+    assert_output 'exited 7'
+    run_den --root "$root" ps -a --format '{{.Status}}'
+    assert_all_lines_match '^Exited \(7\)'
 }
 
 # ---------------------------------------------------------------------------

@@ -270,15 +270,17 @@ EOF
     assert_den_error "blocked"
 }
 
-@test "broken registries: wrong digest, truncated blob, 401 without challenge; nothing corrupt is kept" {
+@test "broken registries: wrong digest, truncated blob, 401 without challenge, a 64 MiB manifest; nothing corrupt is kept" {
     local mode
-    for mode in wrong-digest truncated no-challenge; do
+    for mode in wrong-digest truncated no-challenge huge-manifest; do
         start_fake "$mode"
         run_den pull -q "127.0.0.1:$FAKE_PORT/bad/img:1"
         case $mode in
             wrong-digest) assert_den_error "digest mismatch" ;;
             truncated) assert_den_error "127.0.0.1:$FAKE_PORT" ;;
             no-challenge) assert_den_error "without a WWW-Authenticate challenge" ;;
+            # read up to the 4 MiB cap, never the 64 MiB whole
+            huge-manifest) assert_den_error "127.0.0.1:$FAKE_PORT/v2/bad/img/manifests/1: the response is larger than the limit of 4 MiB" ;;
         esac
         run_den images --format '{{.Repository}}'
         assert_output_not_contains "bad/img"

@@ -16,6 +16,7 @@ loopback port that it writes into PORTFILE. MODE breaks it:
     slow          layer blobs trickle (64 KiB every 0.1 s), for kills mid-pull
     cut           the first GET of each layer blob stops halfway (connection
                   closed); later GETs are served, honouring Range
+    huge-manifest the manifest is followed by 64 MiB of JSON whitespace
 
 /v1/search?q=TERM answers like Docker Hub's search API (bad/img matches).
 Except in wrong-digest and truncated modes, "Range: bytes=N-" is honoured
@@ -70,6 +71,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return self.send(401, b"{}")
             return self.send(200, b"{}", {"Content-Type": "application/json"})
         if path in ("/v2/bad/img/manifests/1", "/v2/bad/img/manifests/" + manifest_digest):
+            if mode == "huge-manifest":
+                # 64 MiB of JSON whitespace after the manifest, sent as it goes
+                pad = 64 << 20
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+                self.send_header("Content-Length", str(len(manifest) + pad))
+                self.end_headers()
+                try:
+                    self.wfile.write(manifest)
+                    for _ in range(pad >> 20):
+                        self.wfile.write(b" " * (1 << 20))
+                except OSError:
+                    pass
+                return
             return self.send(200, manifest, {"Content-Type": "application/vnd.oci.image.manifest.v1+json",
                                              "Docker-Content-Digest": manifest_digest})
         if path.startswith("/v1/search?"):

@@ -195,6 +195,24 @@ TEST_CASE("template: printf verbs", "[template]") {
   CHECK(run(R"({{printf "%d" .Size}})", c) == "1234567");  // integral floats format as integers
 }
 
+TEST_CASE("template: printf refuses widths and precisions over 1e6 as Go does", "[template]") {
+  // A literal width that grows past 1e6 ends the verb (Go's parsenum): the
+  // rest of the format is consumed, nothing is padded.
+  CHECK(run(R"({{printf "%0999999999d" 1}})") == "%!(NOVERB)%!(EXTRA int=1)");
+  CHECK(run(R"({{printf "%.99999999f|" 1.5}})") == "%!(NOVERB)%!(EXTRA float64=1.5)");
+  // From an argument: more than 1e6, or not an int, is BADWIDTH / BADPREC.
+  CHECK(run(R"({{printf "%*d|" 1000001 7}})") == "%!(BADWIDTH)7|");
+  CHECK(run(R"({{printf "%*d|" -1000001 7}})") == "%!(BADWIDTH)7|");
+  CHECK(run(R"({{printf "%*d|" "x" 7}})") == "%!(BADWIDTH)7|");
+  CHECK(run(R"({{printf "%.*d|" 1000001 7}})") == "%!(BADPREC)7|");
+  CHECK(run(R"({{printf "%.*d|" -1 7}})") == "%!(BADPREC)7|");
+  CHECK(run(R"({{printf "%-*d|" -3 7}})") == "7  |");
+  // Up to 1e6 is honoured.
+  CHECK(run(R"({{printf "%*d" 1000000 7}})").size() == 1000000);
+  CHECK(run(R"({{printf "%1000000d" 7}})").size() == 1000000);
+  CHECK(run(R"({{printf "%.3d|%5.d|%.f" 7 0 2.5}})") == "007|     |2");
+}
+
 TEST_CASE("template: print, println and escaping builtins", "[template]") {
   CHECK(run(R"({{print 1 2 "a" "b" 3 nil 4.0}})") == "1 2ab3 <nil> 4");
   CHECK(run(R"({{println 1 "a"}})") == "1 a\n");

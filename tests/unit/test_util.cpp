@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "den/error.h"
+#include "den/fs.h"
 #include "den/strings.h"
 #include "den/timefmt.h"
 
@@ -287,4 +289,22 @@ TEST_CASE("edit distance", "[strings]") {
   CHECK(den::levenshtein("abc", "abc") == 0);
   CHECK(den::levenshtein("ps", "pss") == 1);
   CHECK(den::levenshtein("images", "image") == 1);
+}
+
+TEST_CASE("read_file_bounded reads up to the limit and refuses more", "[fs]") {
+  using namespace den;
+  TempDir td("/tmp", "den-rb-");
+  std::string p = td.path() + "/f";
+  write_file_atomic(p, std::string(100, 'x'));
+  CHECK(read_file_bounded(p, 100, "f").size() == 100);
+  CHECK(read_file_bounded(p, 200000, "f").size() == 100);
+  try {
+    read_file_bounded(p, 99, "manifest.json in the archive");
+    FAIL("expected an error");
+  } catch (const Error& e) {
+    CHECK(e.code() == Errc::Invalid);
+    CHECK(std::string(e.what()) == "manifest.json in the archive is larger than the limit of 99 bytes");
+  }
+  CHECK(format_limit(4u << 20) == "4 MiB");
+  CHECK(format_limit(64 * 1024) == "64 KiB");
 }
