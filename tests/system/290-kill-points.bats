@@ -313,12 +313,14 @@ make_big_image() {
     assert_line_matches "^interrupted download $GRAPHROOT/partial/0+1 "
     # While a loader holds the store's GC lock nothing is reported or removed.
     flock -s "$GRAPHROOT/gc.lock" sleep 3 &
+    local holder=$!
     sleep 0.5
     run_den system check --repair
     assert_success
     assert_output OK
     [[ -e $blobs/$hex ]] || fail "a blob was removed while a load ran"
-    wait
+    # (Only this job: bats's own BATS_TEST_TIMEOUT sleeper is a job too.)
+    wait "$holder"
     run_den system check --repair
     assert_success
     assert_line_matches "^unreferenced blob .*: repaired$"
