@@ -392,7 +392,32 @@ std::string metadata_name(const Where& w, const YAML::Node& doc, const std::stri
 
 }  // namespace
 
+// The 1-based line of the first byte that is not UTF-8 (YAML is Unicode
+// text; yaml-cpp passes such bytes on), or 0.
+static size_t first_non_utf8_line(std::string_view s) {
+  size_t line = 1;
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return line;
+    for (size_t k = 1; k < n; k++)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return line;
+    if (n == 3) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return line;  // overlong, surrogate
+    } else if (n == 4) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return line;  // overlong, > U+10FFFF
+    }
+    if (c == '\n') line++;
+    i += n;
+  }
+  return 0;
+}
+
 Plan parse_kube_yaml(const std::string& yaml, const std::string& source) {
+  if (size_t line = first_non_utf8_line(yaml))
+    throw Error(fmt::format("{}: line {}: not UTF-8 text (YAML files are Unicode)", source, line), Errc::Invalid);
   std::vector<YAML::Node> docs;
   try {
     docs = YAML::LoadAll(yaml);
