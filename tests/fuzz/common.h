@@ -15,12 +15,15 @@ namespace fuzz {
 
 inline std::string text(const uint8_t* data, size_t size) { return std::string(reinterpret_cast<const char*>(data), size); }
 
-// Runs f; den::Error is fine, any other exception aborts with its message.
+// Runs f; den::Error is fine (printed with DEN_FUZZ_VERBOSE set, to see
+// where an input goes), any other exception aborts with its message.
 template <class F>
 void expect_den_errors(F&& f) {
   try {
     f();
-  } catch (const den::Error&) {
+  } catch (const den::Error& e) {
+    static const bool verbose = std::getenv("DEN_FUZZ_VERBOSE") != nullptr;
+    if (verbose) std::fprintf(stderr, "fuzz: den::Error: %s\n", e.what());
   } catch (const std::exception& e) {
     std::fprintf(stderr, "fuzz: an exception other than den::Error escaped: %s\n", e.what());
     std::abort();
