@@ -55,7 +55,7 @@ std::string str(const Where& w, const YAML::Node& n, const std::string& field) {
 
 std::string required_str(const Where& w, const YAML::Node& parent, const char* key, const std::string& field,
                          const std::string& why) {
-  std::string s = str(w, parent[key], field);
+  std::string s = str(w, at(parent, key), field);  // at: parent may be a scalar or a list
   if (s.empty()) w.fail(parent, field, "missing: " + why);
   return s;
 }
@@ -283,8 +283,8 @@ void parse_probe(const Where& w, const YAML::Node& p, const std::string& f, Plan
   c.health_cmd = strings(w, at(at(p, "exec"), "command"), f + ".exec.command");
   if (c.health_cmd.empty()) w.fail(at(p, "exec"), f + ".exec.command", "missing: give the command to run");
   auto secs = [&](const char* key, int def) {
-    auto v = integer(w, p[key], f + "." + key);
-    if (v && (*v < 0 || *v > 86400 * 365)) w.fail(p[key], f + "." + key, "out of range");
+    auto v = integer(w, at(p, key), f + "." + key);
+    if (v && (*v < 0 || *v > 86400 * 365)) w.fail(at(p, key), f + "." + key, "out of range");
     return v ? static_cast<int>(*v) : def;
   };
   // Kubernetes' defaults.

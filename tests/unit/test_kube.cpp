@@ -295,6 +295,9 @@ TEST_CASE("kube: bad input names the document, the field and the line", "[kube]"
   CHECK(error_of("a: \xed\xa0\x80\n") == "t.yaml: line 1: not UTF-8 text (YAML files are Unicode)");
   CHECK(error_of("kind: Pod\nmetadata: {name: \"caf\xc3\xa9 \xf0\x9f\x90\xb3\"}\n") ==
         "t.yaml: document 1 (Pod \"caf\xc3\xa9 \xf0\x9f\x90\xb3\"): spec: missing: the pod needs a spec with containers");
+  // (found by fuzz_kube: a list item that is no map escaped as yaml-cpp's "operator[] call on a scalar")
+  CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec:\n  containers: [{name: c, image: bb}]\n  volumes:\n  - x\n")
+            .find("t.yaml: document 1 (Pod \"a\"), line 6: spec.volumes[0].name: missing") == 0);
   CHECK(error_of("metadata: {name: a}\n") ==
         "t.yaml: document 1, line 1: kind: missing: say what the document is (Pod, Deployment, ...)");
   CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: bb\n    ports:\n"
