@@ -1,10 +1,13 @@
 // Kubernetes YAML → den's plan (den/kube.h): no side effects, every error
 // names the document, the field and (where yaml-cpp knows it) the line.
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <sstream>
 
 #include "den/error.h"
 #include "den/kube.h"
@@ -415,11 +418,49 @@ static size_t first_non_utf8_line(std::string_view s) {
   return 0;
 }
 
+// yaml-cpp 0.7 (Debian 12) never ends LoadAll on a flow entry outside any
+// flow collection (a file that is just ","): it yields one empty document
+// after another without consuming the token, until memory runs out. The
+// documents are counted first with a parser that builds nothing; a real file
+// has fewer documents than a third of its bytes ("---\n" each).
+namespace {
+
+struct NoEvents : YAML::EventHandler {
+  YAML::Mark last;
+  void OnDocumentStart(const YAML::Mark& m) override { last = m; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { last = m; }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { last = m; }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { last = m; }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    last = m;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    last = m;
+  }
+  void OnMapEnd() override {}
+};
+
+void check_yaml_ends(const std::string& yaml, const std::string& source) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  NoEvents events;
+  for (size_t docs = 0; parser.HandleNextDocument(events);)
+    if (++docs > yaml.size() / 3 + 2)
+      throw Error(fmt::format("{}: line {}, column {}: YAML syntax error: unexpected ',' outside a flow collection",
+                              source, events.last.line + 1, events.last.column + 1),
+                  Errc::Invalid);
+}
+
+}  // namespace
+
 Plan parse_kube_yaml(const std::string& yaml, const std::string& source) {
   if (size_t line = first_non_utf8_line(yaml))
     throw Error(fmt::format("{}: line {}: not UTF-8 text (YAML files are Unicode)", source, line), Errc::Invalid);
   std::vector<YAML::Node> docs;
   try {
+    check_yaml_ends(yaml, source);
     docs = YAML::LoadAll(yaml);
   } catch (const YAML::Exception& e) {
     throw Error(fmt::format("{}: line {}, column {}: YAML syntax error: {}", source, e.mark.line + 1,

@@ -298,6 +298,9 @@ TEST_CASE("kube: bad input names the document, the field and the line", "[kube]"
   // (found by fuzz_kube: a list item that is no map escaped as yaml-cpp's "operator[] call on a scalar")
   CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec:\n  containers: [{name: c, image: bb}]\n  volumes:\n  - x\n")
             .find("t.yaml: document 1 (Pod \"a\"), line 6: spec.volumes[0].name: missing") == 0);
+  // (found by fuzz_kube: yaml-cpp's LoadAll never returned on these)
+  CHECK(error_of(",") == "t.yaml: line 1, column 1: YAML syntax error: unexpected ',' outside a flow collection");
+  CHECK(error_of(",apiVersion: v0\n\x01\0\0\0v").find("t.yaml: line ") == 0);
   CHECK(error_of("metadata: {name: a}\n") ==
         "t.yaml: document 1, line 1: kind: missing: say what the document is (Pod, Deployment, ...)");
   CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: bb\n    ports:\n"
