@@ -42,6 +42,21 @@ std::string_view oci_layer_media_type(Compression c);
 Json make_oci_manifest(const std::string& config_digest, uint64_t config_size,
                        const std::vector<LayerDescriptor>& layers);
 
+// Registry and archive JSON, checked as it is read (a wrong type is an
+// error naming the document, never a JSON library exception).
+// The digest of the manifest an image index (OCI index, docker manifest
+// list) names for os/arch (and variant when not empty), "" when none;
+// `offered` gets the platforms it lists ("linux/arm64/v8").
+std::string pick_from_index(const Json& index, const std::string& os, const std::string& arch,
+                            const std::string& variant, std::vector<std::string>* offered = nullptr);
+// The config digest of an image manifest (docker v2 schema 2 or OCI). `who`
+// (the registry) starts the errors; media_type and repo describe it in them.
+std::string manifest_config_digest(const Json& manifest, const std::string& who, const std::string& media_type,
+                                   const std::string& repo);
+// The layers of an image manifest, paired with the config's diff_ids.
+// Throws Errc::Invalid (counts, digests), Errc::Unsupported (foreign layers).
+std::vector<LayerDescriptor> manifest_layers(const Json& manifest, const std::vector<std::string>& diff_ids,
+                                             const std::string& who);
 // The diff_ids of a config ("rootfs.diff_ids"); throws Errc::Invalid if absent.
 std::vector<std::string> config_diff_ids(const Json& config);
 // "created" of a config in ns since the epoch (0 when absent or unparsable).

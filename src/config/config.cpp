@@ -6,7 +6,7 @@
 
 #include <cerrno>
 #include <cstdlib>
-#include <toml++/toml.h>
+#include "den/toml.h"
 
 #include "den/error.h"
 #include "den/fs.h"

@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <toml++/toml.h>
+#include "den/toml.h"
 
 #include "den/error.h"
 #include "embedded_conf.h"

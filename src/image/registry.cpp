@@ -498,16 +498,8 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
   std::string arch = o.arch.empty() ? host_arch() : o.arch;
   Json man = Json::parse(m.text);  // get_manifest checked that it parses
   if (is_index(m.media_type) || (man.contains("manifests") && !man.contains("layers"))) {
-    const Json& idx = man;
-    std::string chosen;
     std::vector<std::string> offered;
-    for (const auto& d : idx.value("manifests", Json::array())) {
-      Json p = d.value("platform", Json::object());
-      std::string pos = p.value("os", ""), parch = p.value("architecture", ""), pvar = p.value("variant", "");
-      offered.push_back(pos + "/" + parch + (pvar.empty() ? "" : "/" + pvar));
-      if (pos == o.os && parch == arch && (o.variant.empty() || pvar == o.variant) && chosen.empty())
-        chosen = d.value("digest", "");
-    }
+    std::string chosen = pick_from_index(man, o.os, arch, o.variant, &offered);
     if (chosen.empty())
       throw Error(fmt::format("{}: no image for {}/{} in the index of {} (it offers {})", cl.host(), o.os, arch,
                               cl.repo(), offered.empty() ? "nothing" : join(offered, ", ")),
@@ -515,43 +507,24 @@ ImageRecord pull_from(Store& store, const Endpoint& ep, const Reference& ref, co
     m = get_manifest(cl, chosen);
     man = Json::parse(m.text);
   }
-  if (man.value("schemaVersion", 0) != 2 || !man.contains("config") || !man.contains("layers"))
-    throw Error(fmt::format("{}: unsupported manifest type \"{}\" for {} (den reads docker v2 schema 2 and OCI)",
-                            cl.host(), m.media_type, cl.repo()),
-                Errc::Unsupported);
-  std::string config_digest = man["config"].value("digest", "");
-  if (!is_sha256_digest(config_digest)) throw Error(fmt::format("{}: bad config digest in the manifest", cl.host()));
+  std::string config_digest = manifest_config_digest(man, cl.host(), m.media_type, cl.repo());
   std::string config_text =
       store.has_blob(config_digest)
           ? read_file_bounded(store.blob_path(config_digest), kMaxMetadataSize, "image config " + config_digest)
           : get_small_blob(cl, config_digest);
   Json config = Json::parse(config_text, nullptr, false);
   if (config.is_discarded()) throw Error(fmt::format("{}: the image config is not JSON", cl.host()), Errc::Invalid);
-  std::string carch = config.value("architecture", "");
+  validate_config(config);
+  std::string carch = 
+      config.contains("architecture") && config["architecture"].is_string() ? config["architecture"].get<std::string>() : "";
   if (!carch.empty() && carch != arch)
-    throw Error(fmt::format("image {} is for {}/{}, not {}/{}{}", ref.familiar_string(), config.value("os", "linux"),
+    throw Error(fmt::format("image {} is for {}/{}, not {}/{}{}", ref.familiar_string(),
+                            config.contains("os") && config["os"].is_string() ? config["os"].get<std::string>() : "linux",
                             carch, o.os, arch,
                             o.arch.empty() ? " (this machine's; use --platform to ask for another)" : ""),
                 Errc::Invalid);
   std::vector<std::string> diff_ids = config_diff_ids(config);
-  const Json& jl = man["layers"];
-  if (diff_ids.size() != jl.size())
-    throw Error(fmt::format("{}: the config lists {} layers, the manifest {}", cl.host(), diff_ids.size(), jl.size()),
-                Errc::Invalid);
-  std::vector<LayerDescriptor> layers;
-  for (size_t i = 0; i < jl.size(); i++) {
-    LayerDescriptor d;
-    d.blob_digest = jl[i].value("digest", "");
-    d.media_type = jl[i].value("mediaType", std::string(media::kOciLayerGzip));
-    d.blob_size = jl[i].value("size", uint64_t{0});
-    d.diff_id = diff_ids[i];
-    if (!is_sha256_digest(d.blob_digest)) throw Error(fmt::format("{}: bad layer digest in the manifest", cl.host()));
-    if (jl[i].contains("urls"))
-      throw Error(fmt::format("{}: layer {} is a foreign layer, which den does not fetch", cl.host(),
-                              short_digest(d.blob_digest)),
-                  Errc::Unsupported);
-    layers.push_back(d);
-  }
+  std::vector<LayerDescriptor> layers = manifest_layers(man, diff_ids, cl.host());
   std::vector<std::string> chains = chain_ids(diff_ids);
 
   // Layers: download what the store lacks (in parallel) and extract each as

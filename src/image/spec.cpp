@@ -28,6 +28,69 @@ Json make_oci_manifest(const std::string& config_digest, uint64_t config_size,
   return m;
 }
 
+namespace {
+
+// obj[key] when obj is an object and it is a string, else def: registry and
+// archive JSON is untrusted, and Json::value throws on a wrong type.
+std::string string_field(const Json& obj, const char* key, const std::string& def = "") {
+  if (!obj.is_object()) return def;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : def;
+}
+
+}  // namespace
+
+std::string pick_from_index(const Json& index, const std::string& os, const std::string& arch,
+                            const std::string& variant, std::vector<std::string>* offered) {
+  std::string chosen;
+  if (!index.is_object() || !index.contains("manifests") || !index["manifests"].is_array()) return chosen;
+  for (const auto& d : index["manifests"]) {
+    const Json p = d.is_object() && d.contains("platform") ? d["platform"] : Json::object();
+    std::string pos = string_field(p, "os"), parch = string_field(p, "architecture"), pvar = string_field(p, "variant");
+    if (offered) offered->push_back(pos + "/" + parch + (pvar.empty() ? "" : "/" + pvar));
+    if (pos == os && parch == arch && (variant.empty() || pvar == variant) && chosen.empty())
+      chosen = string_field(d, "digest");
+  }
+  return chosen;
+}
+
+std::string manifest_config_digest(const Json& man, const std::string& who, const std::string& media_type,
+                                   const std::string& repo) {
+  if (!man.is_object() || !man.contains("schemaVersion") || man["schemaVersion"] != 2 || !man.contains("config") ||
+      !man.contains("layers") || !man["layers"].is_array())
+    throw Error(fmt::format("{}: unsupported manifest type \"{}\" for {} (den reads docker v2 schema 2 and OCI)", who,
+                            media_type, repo),
+                Errc::Unsupported);
+  std::string config_digest = string_field(man["config"], "digest");
+  if (!is_sha256_digest(config_digest)) throw Error(fmt::format("{}: bad config digest in the manifest", who));
+  return config_digest;
+}
+
+std::vector<LayerDescriptor> manifest_layers(const Json& man, const std::vector<std::string>& diff_ids,
+                                             const std::string& who) {
+  const Json& jl = man.is_object() && man.contains("layers") ? man["layers"] : Json::array();
+  if (!jl.is_array() || diff_ids.size() != jl.size())
+    throw Error(fmt::format("{}: the config lists {} layers, the manifest {}", who, diff_ids.size(),
+                            jl.is_array() ? jl.size() : 0),
+                Errc::Invalid);
+  std::vector<LayerDescriptor> layers;
+  for (size_t i = 0; i < jl.size(); i++) {
+    LayerDescriptor d;
+    d.blob_digest = string_field(jl[i], "digest");
+    d.media_type = string_field(jl[i], "mediaType", std::string(media::kOciLayerGzip));
+    const Json size = jl[i].is_object() && jl[i].contains("size") ? jl[i]["size"] : Json(0);
+    d.blob_size = size.is_number_unsigned() ? size.get<uint64_t>() : 0;
+    d.diff_id = diff_ids[i];
+    if (!is_sha256_digest(d.blob_digest)) throw Error(fmt::format("{}: bad layer digest in the manifest", who));
+    if (jl[i].contains("urls"))
+      throw Error(fmt::format("{}: layer {} is a foreign layer, which den does not fetch", who,
+                              digest_hex(d.blob_digest).substr(0, 12)),
+                  Errc::Unsupported);
+    layers.push_back(d);
+  }
+  return layers;
+}
+
 std::vector<std::string> config_diff_ids(const Json& config) {
   const Json* ids = nullptr;
   if (config.is_object() && config.contains("rootfs") && config["rootfs"].is_object() &&

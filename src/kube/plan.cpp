@@ -1,10 +1,13 @@
 // Kubernetes YAML → den's plan (den/kube.h): no side effects, every error
 // names the document, the field and (where yaml-cpp knows it) the line.
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cmath>
 #include <optional>
+#include <sstream>
 
 #include "den/error.h"
 #include "den/kube.h"
@@ -55,7 +58,7 @@ std::string str(const Where& w, const YAML::Node& n, const std::string& field) {
 
 std::string required_str(const Where& w, const YAML::Node& parent, const char* key, const std::string& field,
                          const std::string& why) {
-  std::string s = str(w, parent[key], field);
+  std::string s = str(w, at(parent, key), field);  // at: parent may be a scalar or a list
   if (s.empty()) w.fail(parent, field, "missing: " + why);
   return s;
 }
@@ -283,8 +286,8 @@ void parse_probe(const Where& w, const YAML::Node& p, const std::string& f, Plan
   c.health_cmd = strings(w, at(at(p, "exec"), "command"), f + ".exec.command");
   if (c.health_cmd.empty()) w.fail(at(p, "exec"), f + ".exec.command", "missing: give the command to run");
   auto secs = [&](const char* key, int def) {
-    auto v = integer(w, p[key], f + "." + key);
-    if (v && (*v < 0 || *v > 86400 * 365)) w.fail(p[key], f + "." + key, "out of range");
+    auto v = integer(w, at(p, key), f + "." + key);
+    if (v && (*v < 0 || *v > 86400 * 365)) w.fail(at(p, key), f + "." + key, "out of range");
     return v ? static_cast<int>(*v) : def;
   };
   // Kubernetes' defaults.
@@ -392,9 +395,72 @@ std::string metadata_name(const Where& w, const YAML::Node& doc, const std::stri
 
 }  // namespace
 
+// The 1-based line of the first byte that is not UTF-8 (YAML is Unicode
+// text; yaml-cpp passes such bytes on), or 0.
+static size_t first_non_utf8_line(std::string_view s) {
+  size_t line = 1;
+  for (size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return line;
+    for (size_t k = 1; k < n; k++)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return line;
+    if (n == 3) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return line;  // overlong, surrogate
+    } else if (n == 4) {
+      auto c1 = static_cast<unsigned char>(s[i + 1]);
+      if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return line;  // overlong, > U+10FFFF
+    }
+    if (c == '\n') line++;
+    i += n;
+  }
+  return 0;
+}
+
+// yaml-cpp 0.7 (Debian 12) never ends LoadAll on a flow entry outside any
+// flow collection (a file that is just ","): it yields one empty document
+// after another without consuming the token, until memory runs out. The
+// documents are counted first with a parser that builds nothing; a real file
+// has fewer documents than a third of its bytes ("---\n" each).
+namespace {
+
+struct NoEvents : YAML::EventHandler {
+  YAML::Mark last;
+  void OnDocumentStart(const YAML::Mark& m) override { last = m; }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& m, YAML::anchor_t) override { last = m; }
+  void OnAlias(const YAML::Mark& m, YAML::anchor_t) override { last = m; }
+  void OnScalar(const YAML::Mark& m, const std::string&, YAML::anchor_t, const std::string&) override { last = m; }
+  void OnSequenceStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    last = m;
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& m, const std::string&, YAML::anchor_t, YAML::EmitterStyle::value) override {
+    last = m;
+  }
+  void OnMapEnd() override {}
+};
+
+void check_yaml_ends(const std::string& yaml, const std::string& source) {
+  std::istringstream in(yaml);
+  YAML::Parser parser(in);
+  NoEvents events;
+  for (size_t docs = 0; parser.HandleNextDocument(events);)
+    if (++docs > yaml.size() / 3 + 2)
+      throw Error(fmt::format("{}: line {}, column {}: YAML syntax error: unexpected ',' outside a flow collection",
+                              source, events.last.line + 1, events.last.column + 1),
+                  Errc::Invalid);
+}
+
+}  // namespace
+
 Plan parse_kube_yaml(const std::string& yaml, const std::string& source) {
+  if (size_t line = first_non_utf8_line(yaml))
+    throw Error(fmt::format("{}: line {}: not UTF-8 text (YAML files are Unicode)", source, line), Errc::Invalid);
   std::vector<YAML::Node> docs;
   try {
+    check_yaml_ends(yaml, source);
     docs = YAML::LoadAll(yaml);
   } catch (const YAML::Exception& e) {
     throw Error(fmt::format("{}: line {}, column {}: YAML syntax error: {}", source, e.mark.line + 1,

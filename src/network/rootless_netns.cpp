@@ -213,7 +213,7 @@ class DnsResponder {
 
   void on_query() {
     unsigned char buf[1500];
-    char ctrl[256];
+    alignas(struct cmsghdr) char ctrl[256];
     struct sockaddr_in from {};
     struct iovec iov {buf, sizeof buf};
     struct msghdr m {};
@@ -299,7 +299,7 @@ class DnsResponder {
   };
 
   void send_from(struct in_addr local, struct sockaddr_in to, const std::string& data) {
-    char ctrl[CMSG_SPACE(sizeof(struct in_pktinfo))] = {};
+    alignas(struct cmsghdr) char ctrl[CMSG_SPACE(sizeof(struct in_pktinfo))] = {};
     struct iovec iov {const_cast<char*>(data.data()), data.size()};
     struct msghdr m {};
     m.msg_name = &to;

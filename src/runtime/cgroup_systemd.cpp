@@ -128,7 +128,7 @@ std::string systemd_start_scope(const std::string& unit, const std::string& slic
   auto call = [&](bool retry) {
     sd_bus_message* m = nullptr;
     sd_bus_message* reply = nullptr;
-    sd_bus_error err = SD_BUS_ERROR_NULL;
+    sd_bus_error err{};  // SD_BUS_ERROR_NULL, whose compound literal clang refuses in C++
     int r = api.new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                 "org.freedesktop.systemd1.Manager", "StartTransientUnit");
     if (r >= 0) r = api.append(m, "ss", unit.c_str(), "fail");
@@ -159,7 +159,7 @@ std::string systemd_start_scope(const std::string& unit, const std::string& slic
     if (!call(true)) {
       // A stale unit of an earlier run (failed, not yet collected): reset it.
       sd_bus_message* m = nullptr;
-      sd_bus_error err = SD_BUS_ERROR_NULL;
+      sd_bus_error err{};  // SD_BUS_ERROR_NULL, whose compound literal clang refuses in C++
       if (api.new_method_call(bus, &m, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                               "org.freedesktop.systemd1.Manager", "ResetFailedUnit") >= 0 &&
           api.append(m, "s", unit.c_str()) >= 0)

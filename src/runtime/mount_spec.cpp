@@ -115,7 +115,10 @@ MountSpec parse_mount_flag(const std::string& arg) {
   for (const auto& field : split(arg, ',')) {
     if (field.empty()) continue;
     bool found = false;
-    auto [k, v] = split_once(field, '=', &found);
+    // (not a structured binding: the lambda uses v, which clang 14 refuses)
+    const auto kv = split_once(field, '=', &found);
+    const std::string& k = kv.first;
+    const std::string& v = kv.second;
     auto truth = [&](const std::string& key) {
       if (!found || v == "true" || v == "1") return true;
       if (v == "false" || v == "0") return false;

@@ -73,7 +73,9 @@ struct FdMessage {
   }
   FdMessage(const FdMessage&) = delete;
   char byte = 't';
-  char control[CMSG_SPACE(sizeof(int))] = {};
+  // Aligned for the cmsghdr written into it (after the one-byte `byte`, it
+  // was not: UB that UBSan reports in the sanitized build).
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
   struct iovec iov {};
   struct msghdr msg {};
 };

@@ -289,6 +289,18 @@ TEST_CASE("kube: bad input names the document, the field and the line", "[kube]"
   CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: bb}]}\n---\nkind: Foo\n") ==
         "t.yaml: document 2 (Foo), line 5: kind: unsupported kind \"Foo\": den plays Pod, Deployment, "
         "PersistentVolumeClaim and ConfigMap");
+  // (found by tests/fuzz/fuzz_kube: the byte reached a JSON dump, whose exception named neither file nor line)
+  CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec: {containers: [{name: c, image: bb, command: [\"1\xb0\"]}]}\n") ==
+        "t.yaml: line 3: not UTF-8 text (YAML files are Unicode)");
+  CHECK(error_of("a: \xed\xa0\x80\n") == "t.yaml: line 1: not UTF-8 text (YAML files are Unicode)");
+  CHECK(error_of("kind: Pod\nmetadata: {name: \"caf\xc3\xa9 \xf0\x9f\x90\xb3\"}\n") ==
+        "t.yaml: document 1 (Pod \"caf\xc3\xa9 \xf0\x9f\x90\xb3\"): spec: missing: the pod needs a spec with containers");
+  // (found by fuzz_kube: a list item that is no map escaped as yaml-cpp's "operator[] call on a scalar")
+  CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec:\n  containers: [{name: c, image: bb}]\n  volumes:\n  - x\n")
+            .find("t.yaml: document 1 (Pod \"a\"), line 6: spec.volumes[0].name: missing") == 0);
+  // (found by fuzz_kube: yaml-cpp's LoadAll never returned on these)
+  CHECK(error_of(",") == "t.yaml: line 1, column 1: YAML syntax error: unexpected ',' outside a flow collection");
+  CHECK(error_of(",apiVersion: v0\n\x01\0\0\0v").find("t.yaml: line ") == 0);
   CHECK(error_of("metadata: {name: a}\n") ==
         "t.yaml: document 1, line 1: kind: missing: say what the document is (Pod, Deployment, ...)");
   CHECK(error_of("kind: Pod\nmetadata: {name: a}\nspec:\n  containers:\n  - name: c\n    image: bb\n    ports:\n"
