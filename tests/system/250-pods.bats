@@ -94,8 +94,10 @@ pod_line() {
     run_den run --rm --pod web bb wget -qO- http://127.0.0.1:8080/
     assert_success
     assert_output "hello-from-srv"
-    # nc: a second pair of members.
-    den run -d --pod web --name listener bb nc -l -p 9090 >/dev/null
+    # nc: a second pair of members. The listener's stdin stays open (-i):
+    # busybox nc half-closes the connection at the end of its stdin, and the
+    # client exits on that, before it sent anything, if /dev/null was first.
+    den run -d -i --pod web --name listener bb nc -l -p 9090 >/dev/null
     wait_for 10 'den exec listener sh -c "netstat -ltn | grep -q :9090"'
     run_den run --rm --pod web bb sh -c 'echo over-localhost | nc 127.0.0.1 9090'
     wait_for 10 '[[ $(den logs listener) == over-localhost ]]'
