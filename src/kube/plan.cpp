@@ -15,6 +15,9 @@
 
 namespace den::kube {
 
+static size_t utf8_length_at(std::string_view s, size_t i);
+static size_t first_non_utf8_line(std::string_view s);
+
 namespace {
 
 // Where we are, for error messages: "web.yaml: document 2 (Pod \"web\")".
@@ -50,10 +53,35 @@ YAML::Node at(const YAML::Node& n, const char* key) {
   return v;
 }
 
+// yaml-cpp 0.7 decodes the escapes "\N" (U+0085) and "\_" (U+00A0) of
+// double-quoted scalars to one raw byte each, not UTF-8 (found by
+// fuzz_kube: such a string broke the JSON of the container's config). The
+// file was checked to be UTF-8 before parsing, so a lone 0x85 or 0xA0 in a
+// scalar is one of them: encoded here as the character it stands for.
+std::string scalar_text(const YAML::Node& n) {
+  const std::string& s = n.Scalar();
+  if (first_non_utf8_line(s) == 0) return s;
+  std::string out;
+  for (size_t i = 0; i < s.size();) {
+    size_t len = utf8_length_at(s, i);
+    auto c = static_cast<unsigned char>(s[i]);
+    if (len == 0 && (c == 0x85 || c == 0xA0)) {
+      out += static_cast<char>(0xC2);
+      len = 1;
+    }
+    if (len == 0) len = 1;  // left as it is: str() refuses the string
+    out.append(s, i, len);
+    i += len;
+  }
+  return out;
+}
+
 std::string str(const Where& w, const YAML::Node& n, const std::string& field) {
   if (!present(n)) return "";
   if (!n.IsScalar()) w.fail(n, field, "must be a string");
-  return n.Scalar();
+  std::string s = scalar_text(n);
+  if (first_non_utf8_line(s) != 0) w.fail(n, field, "is not UTF-8 text");
+  return s;
 }
 
 std::string required_str(const Where& w, const YAML::Node& parent, const char* key, const std::string& field,
@@ -94,7 +122,7 @@ std::map<std::string, std::string> string_map(const Where& w, const YAML::Node& 
   if (!present(n)) return out;
   if (!n.IsMap()) w.fail(n, field, "must be a map of strings");
   for (auto it = n.begin(); it != n.end(); ++it) {
-    std::string k = it->first.Scalar();
+    std::string k = str(w, it->first, field);
     out[k] = str(w, it->second, field + "." + k);
   }
   return out;
@@ -395,24 +423,28 @@ std::string metadata_name(const Where& w, const YAML::Node& doc, const std::stri
 
 }  // namespace
 
+// The length of the UTF-8 character at s[i], or 0 where none starts
+// (overlong forms, surrogates and code points past U+10FFFF are none).
+static size_t utf8_length_at(std::string_view s, size_t i) {
+  auto c = static_cast<unsigned char>(s[i]);
+  size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
+  if (n == 0 || i + n > s.size()) return 0;
+  for (size_t k = 1; k < n; k++)
+    if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
+  auto c1 = static_cast<unsigned char>(s[i + 1 < s.size() ? i + 1 : i]);
+  if (n == 3 && ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0))) return 0;  // overlong, surrogate
+  if (n == 4 && ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90))) return 0;  // overlong, > U+10FFFF
+  return n;
+}
+
 // The 1-based line of the first byte that is not UTF-8 (YAML is Unicode
 // text; yaml-cpp passes such bytes on), or 0.
 static size_t first_non_utf8_line(std::string_view s) {
   size_t line = 1;
   for (size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    size_t n = c < 0x80 ? 1 : (c & 0xE0) == 0xC0 && c >= 0xC2 ? 2 : (c & 0xF0) == 0xE0 ? 3 : (c & 0xF8) == 0xF0 && c <= 0xF4 ? 4 : 0;
-    if (n == 0 || i + n > s.size()) return line;
-    for (size_t k = 1; k < n; k++)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return line;
-    if (n == 3) {
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xE0 && c1 < 0xA0) || (c == 0xED && c1 >= 0xA0)) return line;  // overlong, surrogate
-    } else if (n == 4) {
-      auto c1 = static_cast<unsigned char>(s[i + 1]);
-      if ((c == 0xF0 && c1 < 0x90) || (c == 0xF4 && c1 >= 0x90)) return line;  // overlong, > U+10FFFF
-    }
-    if (c == '\n') line++;
+    size_t n = utf8_length_at(s, i);
+    if (n == 0) return line;
+    if (s[i] == '\n') line++;
     i += n;
   }
   return 0;

@@ -442,3 +442,24 @@ TEST_CASE("kube generate: the image's entrypoint and cmd are left out", "[kube]"
   CHECK(y.find("command") == std::string::npos);
   CHECK(y.find("args:\n        - other\n") != std::string::npos);
 }
+
+TEST_CASE("kube: the escapes \\N and \\_ are the characters they stand for, in UTF-8", "[kube]") {
+  // yaml-cpp 0.7 decodes them to one raw byte each (found by fuzz_kube: the
+  // container's config then was not valid JSON).
+  Plan p = parse_kube_yaml(R"(kind: Pod
+metadata: {name: a}
+spec:
+  containers:
+  - name: c
+    image: bb
+    command: [sleep, "1\_0", "x\Ny"]
+    env:
+    - {name: "K\_", value: "v\_w"}
+)",
+                           "t.yaml");
+  const auto& c = p.pods[0].containers[0];
+  REQUIRE(c.command.size() == 3);
+  CHECK(c.command[1] == "1\xC2\xA0" "0");
+  CHECK(c.command[2] == "x\xC2\x85y");
+  CHECK_NOTHROW(create_args(c, {}, "pod"));
+}
