@@ -609,19 +609,25 @@ std::vector<NetEndpoint> attach_user_networks(const Config& cfg, const Container
       std::string host_if = fmt::format("v{}{}", c.id.substr(0, 10), e.ifname.substr(3));
       std::string cmds;
       // The bridge, made when the first container joins the network.
+      // And this container's interface of its last run, when the kernel has
+      // not yet destroyed it with that run's network namespace (the cleanup
+      // of a namespace is deferred): a restart right after a stop would
+      // fail with "File exists".
       {
         pid_t chk = ::fork();
         if (chk == 0) {
           UniqueFd h(::open(holder_ns.c_str(), O_RDONLY | O_CLOEXEC));
-          if (!h || ::setns(h.get(), CLONE_NEWNET) != 0) ::_exit(2);
-          ::_exit(::if_nametoindex(n.bridge().c_str()) == 0 ? 1 : 0);
+          if (!h || ::setns(h.get(), CLONE_NEWNET) != 0) ::_exit(4);
+          ::_exit((::if_nametoindex(n.bridge().c_str()) == 0 ? 1 : 0) | (::if_nametoindex(host_if.c_str()) != 0 ? 2 : 0));
         }
         int st = 0;
         while (::waitpid(chk, &st, 0) < 0 && errno == EINTR) {
         }
-        if (WIFEXITED(st) && WEXITSTATUS(st) == 1)
+        int found = WIFEXITED(st) ? WEXITSTATUS(st) : 4;
+        if (found < 4 && (found & 1))
           cmds += fmt::format("link add {} type bridge\naddr add {}/{} dev {}\nlink set {} up\n", n.bridge(),
                               n.gateway, prefix_of(n), n.bridge(), n.bridge());
+        if (found < 4 && (found & 2)) cmds += fmt::format("link del {}\n", host_if);
       }
       cmds += fmt::format("link add {} mtu 65520 type veth peer name {} mtu 65520 netns {}\nlink set {} master {} up\n",
                           host_if, e.ifname, pid, host_if, n.bridge());
