@@ -113,8 +113,14 @@ int64_t config_created(const Json& config) {
 
 void validate_config(const Json& config) {
   if (!config.is_object()) throw Error("image config is not a JSON object", Errc::Invalid);
-  if (config.contains("rootfs") && config["rootfs"].is_object() && config["rootfs"].value("type", "") != "layers")
-    throw Error("image config: rootfs.type must be \"layers\"", Errc::Invalid);
+  if (config.contains("rootfs") && config["rootfs"].is_object()) {
+    // (Not value("type", ""): a type of another JSON type threw the JSON
+    // library's exception; found by fuzz_registry_json.)
+    const Json& rootfs = config["rootfs"];
+    auto type = rootfs.find("type");
+    if (type == rootfs.end() || !type->is_string() || type->get<std::string>() != "layers")
+      throw Error("image config: rootfs.type must be \"layers\"", Errc::Invalid);
+  }
   config_diff_ids(config);
   if (config.contains("config") && !config["config"].is_object() && !config["config"].is_null())
     throw Error("image config: \"config\" must be an object", Errc::Invalid);
