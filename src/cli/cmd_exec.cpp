@@ -210,16 +210,17 @@ class DetachMatcher {
 
 int wait_status_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
 
-// Relays between den's stdio and the pty master until the process exits.
-int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
-  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
-  bool stdin_open = send_stdin;
-  bool master_open = true;
-  bool exited = false;
-  int status = 0;
-  int64_t exit_seen = 0;
-  char buf[65536];
-  auto reap = [&] {
+// The exec'd process's end, seen through a pidfd (polled beside the
+// streams): reap() once it is readable; then, the output is drained for a
+// moment (a background process may hold the streams open) before giving up.
+struct ExitWatch {
+  explicit ExitWatch(pid_t p) : pid(p), pfd(static_cast<int>(::syscall(SYS_pidfd_open, p, 0))) {}
+  ~ExitWatch() {
+    if (pfd >= 0) ::close(pfd);
+  }
+  ExitWatch(const ExitWatch&) = delete;
+  ExitWatch& operator=(const ExitWatch&) = delete;
+  void reap() {
     int st = 0;
     if (!exited && ::waitpid(pid, &st, WNOHANG) == pid) {
       status = st;
@@ -228,15 +229,43 @@ int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
       if (pfd >= 0) ::close(pfd);
       pfd = -1;
     }
-  };
+  }
+  // poll's timeout: none while the pidfd tells, a short drain after the exit.
+  int poll_timeout() const { return exited ? 100 : (pfd >= 0 ? -1 : 50); }
+  // After a poll that returned r: reaps when due; true when the relay ends.
+  bool done_after(int r, short pfd_revents) {
+    if (pfd < 0 || (pfd_revents & POLLIN)) reap();
+    return exited && (r == 0 || now_nanos() - exit_seen > 2000000000LL);
+  }
+  // The exit code, waiting for the process if it was not reaped yet.
+  int code() {
+    if (!exited) {
+      while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    return wait_status_code(status);
+  }
+  pid_t pid;
+  int pfd;
+  bool exited = false;
+  int status = 0;
+  int64_t exit_seen = 0;
+};
+
+// Relays between den's stdio and the pty master until the process exits.
+int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
+  ExitWatch ew(pid);
+  bool stdin_open = send_stdin;
+  bool master_open = true;
+  char buf[65536];
   while (master_open) {
     struct pollfd p[4] = {{sigs.fd(), POLLIN, 0},
                           {master, POLLIN, 0},
                           {stdin_open ? STDIN_FILENO : -1, POLLIN, 0},
-                          {pfd, POLLIN, 0}};
+                          {ew.pfd, POLLIN, 0}};
     // After the exit, the slave may stay open in a background process: drain
     // what is there, briefly.
-    int timeout = exited ? 100 : (pfd >= 0 ? -1 : 50);
+    int timeout = ew.poll_timeout();
     int r = ::poll(p, 4, timeout);
     if (r < 0) {
       if (errno == EINTR) continue;
@@ -246,7 +275,7 @@ int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
       if (s == SIGWINCH) {
         struct winsize ws {};
         if (own_window_size(&ws)) ::ioctl(master, TIOCSWINSZ, &ws);
-      } else if (!exited) {
+      } else if (!ew.exited) {
         ::kill(pid, s);
       }
     }
@@ -276,15 +305,9 @@ int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
         }
       }
     }
-    if (pfd < 0 || (p[3].revents & POLLIN)) reap();
-    if (exited && (r == 0 || now_nanos() - exit_seen > 2000000000LL)) break;
+    if (ew.done_after(r, p[3].revents)) break;
   }
-  if (pfd >= 0) ::close(pfd);
-  if (!exited) {
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  return wait_status_code(status);
+  return ew.code();
 }
 
 // Relays between den's stdio and the process's pipes until it exits and its
@@ -299,13 +322,10 @@ int relay_pty(pid_t pid, int master, bool send_stdin, SignalRelay& sigs) {
 // the like refuse splice (EINVAL): those go through read and write.
 int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
   constexpr size_t kChunk = 1 << 20;
-  int pfd = static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+  ExitWatch ew(pid);
   bool stdin_open = in_w >= 0;
   bool in_splice = true;      // stdin -> in_w by splice until refused
   bool in_full = false;       // in_w had no room: wait for POLLOUT
-  bool exited = false;
-  int status = 0;
-  int64_t exit_seen = 0;
   std::string pending;  // read from our stdin, not yet taken by the process
   if (in_w >= 0) ::fcntl(in_w, F_SETFL, ::fcntl(in_w, F_GETFL) | O_NONBLOCK);
   int outs[2] = {out_r, err_r};
@@ -313,23 +333,13 @@ int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
   bool dest_ok[2] = {true, true};
   bool out_splice[2] = {true, true};
   char buf[65536];
-  auto reap = [&] {
-    int st = 0;
-    if (!exited && ::waitpid(pid, &st, WNOHANG) == pid) {
-      status = st;
-      exited = true;
-      exit_seen = now_nanos();
-      if (pfd >= 0) ::close(pfd);
-      pfd = -1;
-    }
-  };
   auto close_stdin = [&] {
     if (in_w >= 0) ::close(in_w);
     in_w = -1;
     stdin_open = false;
     pending.clear();
   };
-  while (outs[0] >= 0 || outs[1] >= 0 || !exited) {
+  while (outs[0] >= 0 || outs[1] >= 0 || !ew.exited) {
     bool want_in = stdin_open && pending.empty() && !in_full;
     bool want_out = stdin_open && (!pending.empty() || in_full);
     struct pollfd p[6] = {{sigs.fd(), POLLIN, 0},
@@ -337,17 +347,17 @@ int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
                           {outs[1], POLLIN, 0},
                           {want_in ? STDIN_FILENO : -1, POLLIN, 0},
                           {want_out ? in_w : -1, POLLOUT, 0},
-                          {pfd, POLLIN, 0}};
+                          {ew.pfd, POLLIN, 0}};
     // After the exit, the pipes may stay open in a background process:
     // drain what is there, briefly (as with a terminal).
-    int timeout = exited ? 100 : (pfd >= 0 ? -1 : 50);
+    int timeout = ew.poll_timeout();
     int r = ::poll(p, 6, timeout);
     if (r < 0) {
       if (errno == EINTR) continue;
       break;
     }
     while (int s = sigs.next())
-      if (s != SIGWINCH && !exited) ::kill(pid, s);
+      if (s != SIGWINCH && !ew.exited) ::kill(pid, s);
     for (int i = 0; i < 2; i++) {
       if (outs[i] < 0 || !(p[1 + i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       if (dest_ok[i] && out_splice[i]) {
@@ -398,18 +408,12 @@ int relay_pipes(pid_t pid, int in_w, int out_r, int err_r, SignalRelay& sigs) {
         else if (n == 0 || (errno != EINTR && errno != EAGAIN)) close_stdin();
       }
     }
-    if (pfd < 0 || (p[5].revents & POLLIN)) reap();
-    if (exited && (r == 0 || now_nanos() - exit_seen > 2000000000LL)) break;
+    if (ew.done_after(r, p[5].revents)) break;
   }
   for (int fd : outs)
     if (fd >= 0) ::close(fd);
   if (in_w >= 0) ::close(in_w);
-  if (pfd >= 0) ::close(pfd);
-  if (!exited) {
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-    }
-  }
-  return wait_status_code(status);
+  return ew.code();
 }
 
 std::vector<Option> exec_options() {
